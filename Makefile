@@ -1,0 +1,49 @@
+# Two entry points: `make lab` (the main job) and `make test` (everything CI checks).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: lab test lint typecheck pytest docs docs-serve bench bench-smoke test-heavy browser notebooks-outputs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[test,docs,lab]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (backgrounder)"
+	touch $(STAMP)
+
+## make lab: create the venv, install, open JupyterLab on the quickstart notebook.
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/quickstart.ipynb
+
+## make test: install everything the tests need, then lint, type-check, test, build docs.
+test: $(STAMP) browser lint typecheck pytest docs
+
+browser:
+	scripts/ensure-chromium
+
+lint: $(STAMP)
+	$(BIN)/ruff check backgrounder tests benchmarks
+	$(BIN)/ruff format --check backgrounder tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	$(BIN)/mkdocs serve
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+test-heavy: $(STAMP)
+	BACKGROUNDER_HEAVY=1 $(BIN)/python -m pytest -m heavy
+
+clean:
+	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache

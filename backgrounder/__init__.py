@@ -1,0 +1,56 @@
+"""Run work in the background, from a notebook or any async code, and see how it goes.
+
+The core (this package's top-level modules) depends on anyio alone; the notebook layer in
+``backgrounder.notebook`` is imported only by ``%load_ext backgrounder``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._context import cancelled, current_task, progress
+from ._decorator import background
+from ._errors import TaskCancelled
+from ._events import EventKind, TaskEvent, subscribe
+from ._group import Tasks
+from ._handle import Handle, running_handles, shutdown
+from ._output import capture_output, release_output
+from ._state import TaskState
+from ._task import Task
+from ._version import __version__
+
+__all__ = [
+    "EventKind",
+    "Handle",
+    "Task",
+    "TaskCancelled",
+    "TaskEvent",
+    "TaskState",
+    "Tasks",
+    "__version__",
+    "background",
+    "cancelled",
+    "capture_output",
+    "current_task",
+    "load_ipython_extension",
+    "progress",
+    "release_output",
+    "running_handles",
+    "shutdown",
+    "subscribe",
+    "unload_ipython_extension",
+]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext backgrounder``: magics, live tables, per-task output."""
+    from .notebook import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext backgrounder``: remove the magics and displays; running work goes on."""
+    from .notebook import unload_ipython_extension as unload
+
+    unload(ipython)

@@ -1,0 +1,236 @@
+"""``Tasks``: a group of tasks run one after another or concurrently, with one outcome."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, ParamSpec
+
+from ._errors import ExceptionGroup, TaskCancelled
+from ._events import EventKind, Listener, Listeners, TaskEvent, global_listeners
+from ._runners import Runner, make_runner
+from ._state import TaskState
+from ._task import _WALL_OFFSET, Task, _check_timeout
+from ._validate import safe_repr
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ._handle import Handle
+
+__all__ = ["Tasks"]
+
+P = ParamSpec("P")
+_ids = itertools.count(1)
+
+
+class Tasks:
+    """Tasks run by ``await tasks()``: in order by default, concurrently with ``as_group=True``.
+
+    In order, the first failure stops the rest (they end cancelled) and is raised as is.
+    As a group, every task runs to its end and the failures are raised together in an
+    ``ExceptionGroup``; ``fail_fast=True`` cancels the rest at the first failure instead.
+    ``limit`` caps how many run at once, ``task_timeout`` bounds each task and ``timeout``
+    the whole run. ``await tasks()`` returns the results in the order the tasks were added
+    (None for cancelled tasks).
+    """
+
+    def __init__(
+        self,
+        tasks: Iterable[Task] | None = None,
+        as_group: bool = False,
+        *,
+        limit: int | None = None,
+        timeout: float | None = None,
+        task_timeout: float | None = None,
+        fail_fast: bool = False,
+        name: str | None = None,
+    ) -> None:
+        items = list(tasks) if tasks is not None else []
+        for item in items:
+            if not isinstance(item, Task):
+                raise TypeError(
+                    f"Tasks() takes Task objects, got {type(item).__name__} {safe_repr(item)}; "
+                    f"use Task(func, *args) or tasks.add_task(func, *args)"
+                )
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise ValueError(f"limit must be a positive int or None, got {safe_repr(limit)}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"name must be a non-empty str, got {safe_repr(name)}")
+        self.timeout = None if timeout is None else _check_timeout(timeout)
+        self.task_timeout = None if task_timeout is None else _check_timeout(task_timeout)
+        self.tasks: list[Task] = items
+        self.as_group = bool(as_group)
+        self.limit = limit
+        self.fail_fast = bool(fail_fast)
+        self.id = next(_ids)
+        self.name = name or f"Tasks #{self.id}"
+        self._listeners = Listeners()
+        self._runner: Runner | None = None
+        self._state = TaskState.PENDING
+        self._t_start: float | None = None
+        self._t_end: float | None = None
+        self._exception: BaseException | None = None
+
+    def add_task(
+        self,
+        func: Callable[P, Awaitable[Any]] | Callable[P, Any],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Task:
+        """Append ``Task(func, *args, **kwargs)`` and return it."""
+        return self.add(Task(func, *args, **kwargs))
+
+    def add(self, task: Task) -> Task:
+        """Append an existing task and return it."""
+        if not isinstance(task, Task):
+            raise TypeError(
+                f"add() takes a Task, got {type(task).__name__}; use add_task(func, *args)"
+            )
+        self._check_idle("add tasks to")
+        self.tasks.append(task)
+        return task
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event)`` for this group's events; returns the unsubscribe function."""
+        return self._listeners.add(listener)
+
+    # -- what users read -------------------------------------------------------------------
+
+    @property
+    def state(self) -> TaskState:
+        return self._state
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    @property
+    def exception(self) -> BaseException | None:
+        """What the last run raised (an ExceptionGroup, TimeoutError or TaskCancelled)."""
+        return self._exception
+
+    @property
+    def results(self) -> list[Any]:
+        return [task.result for task in self.tasks]
+
+    @property
+    def started_at(self) -> datetime | None:
+        from datetime import datetime
+
+        return (
+            None if self._t_start is None else datetime.fromtimestamp(self._t_start + _WALL_OFFSET)
+        )
+
+    @property
+    def elapsed(self) -> float | None:
+        if self._t_start is None:
+            return None
+        return (self._t_end if self._t_end is not None else time.monotonic()) - self._t_start
+
+    def counts(self) -> dict[TaskState, int]:
+        """How many tasks are in each state, every state listed."""
+        counted = Counter(task._state for task in self.tasks)
+        return {state: counted.get(state, 0) for state in TaskState}
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self.tasks)
+
+    def __repr__(self) -> str:
+        mode = "group" if self.as_group else "sequence"
+        return f"<Tasks {self.name!r} {mode} of {len(self.tasks)} {self._state.value}>"
+
+    # -- what users do -----------------------------------------------------------------------
+
+    async def __call__(self) -> list[Any]:
+        """Run the tasks and return their results in order; see the class for failures."""
+        self._check_idle("run")
+        runner = make_runner(
+            self.tasks,
+            self,
+            limit=self.limit if self.as_group else 1,
+            task_timeout=self.task_timeout,
+            timeout=self.timeout,
+            fail_fast=self.fail_fast or not self.as_group,
+        )
+        self._runner = runner
+        self._state = TaskState.RUNNING
+        self._t_start, self._t_end, self._exception = time.monotonic(), None, None
+        self._emit(EventKind.STARTED)
+        try:
+            await runner.run()
+        except BaseException as exc:  # the awaiting coroutine was cancelled (e.g. Interrupt)
+            self._end(TaskState.CANCELLED, exc)
+            raise
+        failure = self._failure(runner)
+        if failure is None:
+            self._end(TaskState.DONE, None)
+            return self.results
+        self._end(
+            TaskState.CANCELLED if isinstance(failure, TaskCancelled) else TaskState.FAILED, failure
+        )
+        raise failure
+
+    def start(self, *, thread_loop: bool = False) -> Handle:
+        """Start the run in the background and return its handle at once (see ``Task.start``)."""
+        from ._handle import start
+
+        return start(self, thread_loop=thread_loop)
+
+    def cancel(self) -> bool:
+        """Cancel every unfinished task of the current run; False if none is running."""
+        runner = self._runner
+        if runner is None:
+            return False
+        runner.cancel()
+        return True
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _check_idle(self, doing: str) -> None:
+        if self._runner is not None:
+            raise RuntimeError(
+                f"cannot {doing} {self.name} while it runs; await it (or its handle) first"
+            )
+
+    def _failure(self, runner: Runner) -> BaseException | None:
+        failed = [task for task in self.tasks if task._state is TaskState.FAILED]
+        finished = sum(task._state is TaskState.DONE for task in self.tasks)
+        if runner.timed_out:
+            return TimeoutError(
+                f"{self.name} timed out after {self.timeout} s, "
+                f"with {finished} of {len(self.tasks)} tasks done"
+            )
+        if failed and not self.as_group:
+            first: BaseException | None = failed[0]._exception
+            assert first is not None
+            return first.with_traceback(failed[0]._tb)
+        if failed:
+            return ExceptionGroup(
+                f"{len(failed)} of {len(self.tasks)} tasks failed in {self.name}",
+                [task._exception for task in failed if isinstance(task._exception, Exception)],
+            )
+        if runner.cancelled:
+            return TaskCancelled(
+                f"{self.name} was cancelled with {finished} of {len(self.tasks)} tasks done"
+            )
+        return None
+
+    def _end(self, state: TaskState, exc: BaseException | None) -> None:
+        self._state, self._exception = state, exc
+        self._t_end = time.monotonic()
+        self._runner = None
+        self._emit(EventKind.FINISHED)
+
+    def _emit(self, kind: EventKind) -> None:
+        if global_listeners or self._listeners:
+            event = TaskEvent(kind, self)
+            global_listeners.emit(event)
+            self._listeners.emit(event)

@@ -1,0 +1,116 @@
+"""Per-task output: a router on ``sys.stdout``/``sys.stderr`` that sends what a task prints
+to that task, and everything else to the original stream untouched.
+
+Off by default; the notebook extension turns it on. ``with output_widget:`` cannot tell two
+tasks of one cell apart, and a thread's prints land in whichever cell runs now; the
+ContextVar that says which task runs here can (see docs/how-it-works.md).
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+from typing import TextIO
+
+from . import _context
+
+__all__ = ["OUTPUT_LIMIT", "OutputBuffer", "capture_output", "release_output"]
+
+OUTPUT_LIMIT = 100_000  # characters kept per task: the tail
+
+
+class OutputBuffer:
+    """The last ``limit`` characters a task printed, and how many were dropped before them."""
+
+    __slots__ = ("_chunks", "_lock", "_size", "dropped", "limit")
+
+    def __init__(self, limit: int = OUTPUT_LIMIT) -> None:
+        self.limit = limit
+        self.dropped = 0
+        self._chunks: list[str] = []
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def append(self, text: str) -> None:
+        with self._lock:
+            self._chunks.append(text)
+            self._size += len(text)
+            if self._size > 2 * self.limit:
+                self._trim()
+
+    def _trim(self) -> None:
+        joined = "".join(self._chunks)
+        cut = len(joined) - self.limit
+        if cut > 0:
+            self.dropped += cut
+            joined = joined[cut:]
+        self._chunks, self._size = [joined], len(joined)
+
+    @property
+    def text(self) -> str:
+        with self._lock:
+            self._trim()
+            return self._chunks[0] if self._chunks else ""
+
+
+class TaskStream(io.TextIOBase):
+    """Stands in for ``sys.stdout``/``sys.stderr``: task text to the task, the rest through."""
+
+    def __init__(self, name: str, original: TextIO) -> None:
+        self.stream_name = name
+        self.original = original
+
+    def write(self, text: str) -> int:
+        task = _context.current.get()
+        if task is None:
+            return self.original.write(text)
+        task._write_output(self.stream_name, text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.original.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.original, "encoding", "utf-8")
+
+    def fileno(self) -> int:
+        return self.original.fileno()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.original, name)
+
+
+_installs = 0
+_install_lock = threading.Lock()
+
+
+def capture_output() -> None:
+    """Route what tasks print to their own ``output``; nested calls are counted."""
+    global _installs
+    with _install_lock:
+        _installs += 1
+        for name in ("stdout", "stderr"):
+            current = getattr(sys, name)
+            if not isinstance(current, TaskStream):
+                setattr(sys, name, TaskStream(name, current))
+
+
+def release_output() -> None:
+    """Undo one ``capture_output()``; the last one puts the original streams back."""
+    global _installs
+    with _install_lock:
+        _installs = max(0, _installs - 1)
+        if _installs:
+            return
+        for name in ("stdout", "stderr"):
+            current = getattr(sys, name)
+            if isinstance(current, TaskStream):
+                setattr(sys, name, current.original)

@@ -1,0 +1,284 @@
+"""How a list of tasks is executed: an asyncio fast path and a generic anyio path (trio).
+
+Both run tasks concurrently up to ``limit`` (``limit=1`` plus ``fail_fast`` is the sequential
+mode), apply per-task and whole-run timeouts, and cancel what is left when asked, when a task
+fails under ``fail_fast``, or when the awaiting coroutine is cancelled (Interrupt in a kernel).
+
+The asyncio path does not spawn an anyio task and a ``to_thread`` call per task: an asyncio
+task per async callable, a job on the daemon worker threads per sync one, and a single wake-up
+of the awaiting coroutine when the last task finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+
+from ._executors import submit_to_executor
+from ._state import TaskState
+from ._task import Task
+from ._threads import worker_threads
+
+if TYPE_CHECKING:
+    from ._group import Tasks
+
+__all__ = ["CANCEL_GRACE", "Runner", "make_runner", "run_tasks"]
+
+# How long a cancelled run waits for its async tasks to unwind (their `finally` blocks)
+# before it gives up on the ones that ignore cancellation.
+CANCEL_GRACE = 5.0
+_PENDING, _FAILED = TaskState.PENDING, TaskState.FAILED
+
+
+class Runner:
+    """One execution of a list of tasks; ``cancel()`` may be called from any thread."""
+
+    def __init__(
+        self,
+        tasks: Sequence[Task],
+        group: Tasks | None = None,
+        *,
+        limit: int | None = None,
+        task_timeout: float | None = None,
+        timeout: float | None = None,
+        fail_fast: bool = False,
+    ) -> None:
+        self.tasks = tasks
+        self.group = group
+        self.limit = limit
+        self.task_timeout = task_timeout
+        self.timeout = timeout
+        self.fail_fast = fail_fast
+        self.cancelled = False
+        self.timed_out = False
+
+    async def run(self) -> None:
+        raise NotImplementedError
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        for task in self.tasks:
+            task.cancel()
+
+    def _expire(self) -> None:
+        self.timed_out = True
+        self.cancel()
+
+    def _prepare(self, on_finish: Callable[[Task], None]) -> None:
+        for task in self.tasks:
+            task._prepare(self.group, on_finish)
+            if task.timeout is None and self.task_timeout is not None:
+                task.timeout = self.task_timeout
+
+
+class AsyncioRunner(Runner):
+    def __init__(self, tasks: Sequence[Task], group: Tasks | None = None, **options: Any) -> None:
+        super().__init__(tasks, group, **options)
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+        self._context = contextvars.copy_context()
+        self._lock = threading.Lock()
+        self._pending: deque[Task] = deque()
+        self._remaining = 0
+        self._active = 0
+        self._done: asyncio.Future[None] | None = None
+        self._aio_tasks: dict[asyncio.Task[None], asyncio.TimerHandle | None] = {}
+
+    async def run(self) -> None:
+        self._prepare(self._child_finished)
+        self._pending.extend(self.tasks)
+        self._remaining = len(self.tasks)
+        if not self._remaining:
+            return
+        self._done = self._loop.create_future()
+        timer = self._loop.call_later(self.timeout, self._expire) if self.timeout else None
+        try:
+            self._fill()
+            if self._remaining:
+                await self._done
+        except asyncio.CancelledError:
+            self.cancel()
+            await self._drain()
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    async def _drain(self) -> None:
+        if self._remaining:
+            self._done = self._loop.create_future()
+            await asyncio.wait([self._done], timeout=CANCEL_GRACE)
+
+    def _fill(self) -> None:
+        """Start pending tasks while the limit allows (from the loop or a worker thread)."""
+        limit = self.limit
+        while True:
+            with self._lock:
+                if not self._pending or (limit is not None and self._active >= limit):
+                    return
+                task = self._pending.popleft()
+                if task._state is not _PENDING:
+                    continue
+                task._slot = True
+                self._active += 1
+            self._start(task)
+
+    def _start(self, task: Task) -> None:
+        if task.is_async and task.executor is None:
+            if threading.get_ident() == self._thread:
+                self._start_async(task)
+            else:
+                self._call_soon(partial(self._start_async, task))
+            return
+        if task.timeout is not None:
+            self._call_soon(partial(self._loop.call_later, task.timeout, task._expire))
+        if task.executor is not None:
+            submit_to_executor(task, self._context.copy())
+        else:
+            worker_threads.submit(partial(self._context.copy().run, task._run_sync))
+
+    def _start_async(self, task: Task) -> None:
+        if task._state is not _PENDING:
+            return
+        aio_task = self._loop.create_task(task._run_async(asyncio.CancelledError))
+        task._canceller = partial(self._call_soon, aio_task.cancel)
+        timer = None
+        if task.timeout is not None:
+            timer = self._loop.call_later(task.timeout, task._expire)
+        self._aio_tasks[aio_task] = timer
+        aio_task.add_done_callback(self._async_done)
+
+    def _async_done(self, aio_task: asyncio.Task[None]) -> None:
+        timer = self._aio_tasks.pop(aio_task, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _child_finished(self, task: Task) -> None:
+        with self._lock:
+            self._remaining -= 1
+            last = self._remaining == 0
+            if task._slot:
+                task._slot = False
+                self._active -= 1
+        if self.fail_fast and task._state is _FAILED and not self.cancelled:
+            self.cancel()
+        if last:
+            self._call_soon(self._wake)
+        elif self._pending:
+            self._fill()
+
+    def _wake(self) -> None:
+        done = self._done
+        if done is not None and not done.done():
+            done.set_result(None)
+
+    def _call_soon(self, callback: Callable[[], object]) -> None:
+        if threading.get_ident() == self._thread:
+            callback()
+            return
+        try:
+            self._loop.call_soon_threadsafe(callback)
+        except RuntimeError:  # the loop is closed: nobody is left to wake
+            pass
+
+
+class AnyioRunner(Runner):
+    """The same semantics on any anyio backend, through task groups and cancel scopes."""
+
+    def __init__(self, tasks: Sequence[Task], group: Tasks | None = None, **options: Any) -> None:
+        super().__init__(tasks, group, **options)
+        self._token = anyio.lowlevel.current_token()
+        self._thread = threading.get_ident()
+        self._wakers: dict[int, anyio.Event] = {}
+
+    async def run(self) -> None:
+        self._prepare(self._child_finished)
+        with anyio.CancelScope() as outer:
+            if self.timeout is not None:
+                outer.deadline = anyio.current_time() + self.timeout
+            if self.limit == 1:
+                for task in self.tasks:
+                    await self._one(task, None)
+            else:
+                limiter = anyio.CapacityLimiter(self.limit) if self.limit else None
+                async with anyio.create_task_group() as tg:
+                    for task in self.tasks:
+                        tg.start_soon(self._one, task, limiter)
+        if outer.cancelled_caught:
+            self.timed_out = True
+            self.cancel()
+
+    async def _one(self, task: Task, limiter: anyio.CapacityLimiter | None) -> None:
+        try:
+            if limiter is None:
+                await self._execute(task)
+            else:
+                async with limiter:
+                    await self._execute(task)
+        finally:
+            if not task._state.finished:
+                task.cancel()
+
+    async def _execute(self, task: Task) -> None:
+        if task._state is not _PENDING:
+            return
+        cancel_exc = anyio.get_cancelled_exc_class()
+        with anyio.CancelScope() as scope:
+            task._canceller = partial(self._call_soon, scope.cancel)
+            if task.timeout is not None:
+                deadline = scope.deadline = anyio.current_time() + task.timeout
+                task._deadline_passed = lambda: anyio.current_time() >= deadline
+            if task.is_async and task.executor is None:
+                await task._run_async(cancel_exc)
+                return
+            finished = self._wakers[task.id] = anyio.Event()
+            context = contextvars.copy_context()
+            if task.executor is not None:
+                submit_to_executor(task, context)
+            else:
+                worker_threads.submit(partial(context.run, task._run_sync))
+            try:
+                await finished.wait()
+            except cancel_exc:
+                task._finish_cancelled()
+                raise
+            finally:
+                self._wakers.pop(task.id, None)
+
+    def _child_finished(self, task: Task) -> None:
+        if self.fail_fast and task._state is _FAILED and not self.cancelled:
+            self.cancel()
+        waker = self._wakers.pop(task.id, None)
+        if waker is not None:
+            self._call_soon(waker.set)
+
+    def _call_soon(self, callback: Callable[[], object]) -> None:
+        if threading.get_ident() == self._thread:
+            callback()
+            return
+        try:
+            anyio.from_thread.run_sync(callback, token=self._token)
+        except Exception:  # the run is over: nobody is left to wake
+            pass
+
+
+def make_runner(tasks: Sequence[Task], group: Tasks | None = None, **options: Any) -> Runner:
+    """The runner for the running event loop: the asyncio fast path, else anyio's."""
+    if asyncio._get_running_loop() is not None:
+        return AsyncioRunner(tasks, group, **options)
+    return AnyioRunner(tasks, group, **options)
+
+
+async def run_tasks(tasks: Sequence[Task], group: Tasks | None = None, **options: Any) -> Runner:
+    runner = make_runner(tasks, group, **options)
+    await runner.run()
+    return runner

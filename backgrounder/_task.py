@@ -1,0 +1,396 @@
+"""``Task``: one callable with its arguments, and the record of its last run."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import threading
+import time
+import traceback as tb_module
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec
+
+from . import _context
+from ._errors import TaskCancelled
+from ._events import EventKind, TaskEvent, global_listeners
+from ._state import TaskState
+from ._validate import callable_name, check_task, safe_repr
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from ._group import Tasks
+    from ._handle import Handle
+    from ._output import OutputBuffer
+
+__all__ = ["Task"]
+
+P = ParamSpec("P")
+
+_ids = itertools.count(1)
+# Every state change of every task goes through this lock: a sync task can finish in its
+# worker thread at the moment the loop cancels it or its timeout fires.
+_transition = threading.Lock()
+# monotonic() for durations, plus this offset to show wall-clock times.
+_WALL_OFFSET = time.time() - time.monotonic()
+_PENDING, _RUNNING, _DONE, _FAILED, _CANCELLED = TaskState
+
+
+class Task:
+    """A callable and its arguments, run with ``await task()``; sync callables run in a thread.
+
+    After (or during) a run, the task tells its ``state``, ``result``, ``exception``,
+    ``traceback``, timing and ``progress``. Library options (name, timeout, executor) are set
+    with :meth:`options`, so every keyword given here goes to ``func``.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_cancel_requested",
+        "_canceller",
+        "_deadline_passed",
+        "_exception",
+        "_name",
+        "_on_finish",
+        "_output",
+        "_progress",
+        "_result",
+        "_slot",
+        "_state",
+        "_t_end",
+        "_t_start",
+        "_tb",
+        "_thread_alive",
+        "_timed_out",
+        "args",
+        "executor",
+        "func",
+        "group",
+        "id",
+        "is_async",
+        "kwargs",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        func: Callable[P, Awaitable[Any]] | Callable[P, Any],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> None:
+        self.is_async = check_task(func, args, kwargs)
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self.id = next(_ids)
+        self.group: Tasks | None = None
+        self.timeout: float | None = None
+        self.executor: Executor | None = None
+        self._name: str | None = None
+        self._output: OutputBuffer | None = None
+        self._clear()
+
+    def _clear(self) -> None:
+        self._state = _PENDING
+        self._result: Any = None
+        self._exception: BaseException | None = None
+        self._tb: TracebackType | None = None
+        self._t_start: float | None = None
+        self._t_end: float | None = None
+        self._progress: tuple[float, float | None] | None = None
+        self._cancel_requested = False
+        self._timed_out = False
+        self._canceller: Callable[[], None] | None = None
+        self._deadline_passed: Callable[[], bool] | None = None
+        self._on_finish: Callable[[Task], None] | None = None
+        self._slot = False
+        self._thread_alive = False
+
+    def options(
+        self,
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+        executor: Executor | None = None,
+    ) -> Task:
+        """Set the library's own options and return the task: ``Task(f, 1).options(timeout=5)``.
+
+        ``timeout`` bounds each run in seconds: past it the task fails with ``TimeoutError``.
+        ``executor`` (a ``concurrent.futures.Executor``) runs a sync callable there instead
+        of in the library's threads.
+        """
+        if name is not None:
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"name must be a non-empty str, got {safe_repr(name)}")
+            self._name = name
+        if timeout is not None:
+            self.timeout = _check_timeout(timeout)
+        if executor is not None:
+            from ._executors import check_executor
+
+            self.executor = check_executor(executor, self)
+        return self
+
+    # -- what users read -------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The function's name and a short summary of its arguments, unless set by options()."""
+        if self._name is None:
+            parts = [safe_repr(a) for a in self.args]
+            parts += [f"{k}={safe_repr(v)}" for k, v in self.kwargs.items()]
+            summary = ", ".join(parts)
+            if len(summary) > 60:
+                summary = summary[:57] + "..."
+            self._name = f"{callable_name(self.func)}({summary})"
+        return self._name
+
+    @property
+    def state(self) -> TaskState:
+        return self._state
+
+    @property
+    def result(self) -> Any:
+        """The return value of the last run; None until it is done."""
+        return self._result
+
+    @property
+    def exception(self) -> BaseException | None:
+        """What the last run raised, if it failed (``TimeoutError`` when it timed out)."""
+        return self._exception
+
+    @property
+    def traceback(self) -> str | None:
+        """The formatted traceback of ``exception``, as the task saw it."""
+        if self._exception is None:
+            return None
+        exc = self._exception
+        return "".join(tb_module.format_exception(type(exc), exc, self._tb))
+
+    @property
+    def started_at(self) -> datetime | None:
+        return (
+            None if self._t_start is None else datetime.fromtimestamp(self._t_start + _WALL_OFFSET)
+        )
+
+    @property
+    def ended_at(self) -> datetime | None:
+        return None if self._t_end is None else datetime.fromtimestamp(self._t_end + _WALL_OFFSET)
+
+    @property
+    def elapsed(self) -> float | None:
+        """Seconds spent running so far (or in all, once finished); None before it starts."""
+        if self._t_start is None:
+            return None
+        end = self._t_end if self._t_end is not None else time.monotonic()
+        return end - self._t_start
+
+    @property
+    def progress(self) -> tuple[float, float | None] | None:
+        """The last ``(done, total)`` the task reported through ``backgrounder.progress``."""
+        return self._progress
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel_requested
+
+    @property
+    def thread_alive(self) -> bool:
+        """True while a sync run's thread still executes, even after cancel or timeout."""
+        return self._thread_alive
+
+    @property
+    def output(self) -> str:
+        """Text the task printed while output capture was on (the tail, if it was long)."""
+        return "" if self._output is None else self._output.text
+
+    @property
+    def output_dropped(self) -> int:
+        """How many characters of output were dropped to keep ``output`` bounded."""
+        return 0 if self._output is None else self._output.dropped
+
+    def __repr__(self) -> str:
+        return f"<Task #{self.id} {self.name} {self._state.value}>"
+
+    # -- what users do -----------------------------------------------------------------------
+
+    async def __call__(self) -> Any:
+        """Run the task and return its result; raise what it raised.
+
+        Raises ``TaskCancelled`` if :meth:`cancel` stopped it, ``TimeoutError`` past its timeout.
+        """
+        from ._runners import run_tasks
+
+        await run_tasks([self])
+        return self._outcome()
+
+    def start(self, *, thread_loop: bool = False) -> Handle:
+        """Start the task in the background and return its handle at once.
+
+        In a running event loop the work is scheduled on that loop; with none (or with
+        ``thread_loop=True``) it runs on the library's own loop in a daemon thread.
+        """
+        from ._handle import start
+
+        return start(self, thread_loop=thread_loop)
+
+    def cancel(self) -> bool:
+        """Ask the task to stop; False if it had already finished.
+
+        Pending: it will not run. Async and running: cancelled at its next ``await``.
+        Sync and running: marked cancelled at once and ``cancelled()`` turns True inside it,
+        but its thread runs on until the function returns (a thread cannot be killed).
+        """
+        with _transition:
+            state = self._state
+            if state.finished:
+                return False
+            self._cancel_requested = True
+        if state is _PENDING:
+            self._finish(_CANCELLED)
+        elif self.is_async and self.executor is None and self._canceller is not None:
+            self._canceller()
+        else:
+            if self._canceller is not None:
+                self._canceller()
+            self._finish(_CANCELLED)
+        return True
+
+    # -- transitions: the only place where state changes ----------------------------------
+
+    def _prepare(self, group: Tasks | None, on_finish: Callable[[Task], None]) -> None:
+        if self._state is _RUNNING:
+            raise RuntimeError(f"{self!r} is already running; wait for it before running it again")
+        self._clear()
+        self.group = group
+        self._on_finish = on_finish
+        self._emit(EventKind.QUEUED)
+
+    def _begin(self) -> bool:
+        with _transition:
+            if self._state is not _PENDING:
+                return False
+            self._state = _RUNNING
+            self._t_start = time.monotonic()
+        self._emit(EventKind.STARTED)
+        return True
+
+    def _finish(
+        self, state: TaskState, result: Any = None, exc: BaseException | None = None
+    ) -> bool:
+        with _transition:
+            if self._state.finished:
+                return False
+            self._t_end = time.monotonic()
+            if self._t_start is None:
+                self._t_start = self._t_end
+            self._result = result
+            if exc is not None:
+                self._exception = exc
+                self._tb = exc.__traceback__
+            self._state = state
+        on_finish = self._on_finish
+        self._on_finish = self._canceller = None
+        self._emit(EventKind.FINISHED)
+        if on_finish is not None:
+            on_finish(self)
+        return True
+
+    def _finish_cancelled(self) -> None:
+        expired = self._timed_out or (
+            not self._cancel_requested
+            and self._deadline_passed is not None
+            and self._deadline_passed()
+        )
+        if expired:
+            self._finish(_FAILED, exc=TimeoutError(f"{self.name} timed out after {self.timeout} s"))
+        else:
+            self._finish(_CANCELLED)
+
+    def _expire(self) -> None:
+        """The timeout fired (on the loop): fail the task and ask it to stop."""
+        if self._state.finished:
+            return
+        self._timed_out = True
+        self._cancel_requested = True
+        if self._canceller is not None:
+            self._canceller()
+        if not self.is_async or self.executor is not None:
+            self._finish_cancelled()
+
+    def _set_progress(self, done: float, total: float | None) -> None:
+        self._progress = (done, total)
+        self._emit(EventKind.PROGRESS, self._progress)
+
+    def _write_output(self, stream: str, text: str) -> None:
+        if self._output is None:
+            from ._output import OutputBuffer
+
+            self._output = OutputBuffer()
+        self._output.append(text)
+        self._emit(EventKind.OUTPUT, (stream, text))
+
+    def _emit(self, kind: EventKind, data: Any = None) -> None:
+        group = self.group
+        if global_listeners or (group is not None and group._listeners):
+            event = TaskEvent(kind, self, data)
+            global_listeners.emit(event)
+            if group is not None:
+                group._listeners.emit(event)
+
+    def _outcome(self) -> Any:
+        """The result of a finished run, or raise what ended it."""
+        if self._state is _DONE:
+            return self._result
+        if self._state is _FAILED:
+            assert self._exception is not None
+            raise self._exception.with_traceback(self._tb)
+        if self._state is _CANCELLED:
+            raise TaskCancelled(f"{self.name} was cancelled")
+        raise RuntimeError(f"{self!r} has not finished")
+
+    # -- the bodies the runners execute ----------------------------------------------------
+
+    async def _run_async(self, cancel_exc: type[BaseException]) -> None:
+        if not self._begin():
+            return
+        _context.current.set(self)
+        try:
+            result = await self.func(*self.args, **self.kwargs)
+        except cancel_exc:
+            self._finish_cancelled()
+            raise
+        except (
+            BaseException
+        ) as exc:  # KeyboardInterrupt/SystemExit in a task must not kill the loop
+            self._finish(_FAILED, exc=exc)
+        else:
+            self._finish(_DONE, result)
+
+    def _run_sync(self) -> None:
+        """Run in a worker thread, inside a copy of the starting context."""
+        if not self._begin():
+            return
+        _context.current.set(self)
+        self._thread_alive = True
+        try:
+            result = self.func(*self.args, **self.kwargs)
+            if inspect.iscoroutine(result):
+                result.close()
+                raise TypeError(
+                    f"{self.name} returned a coroutine: declare it `async def` to have it awaited"
+                )
+        except BaseException as exc:
+            self._finish(_CANCELLED if self._cancel_requested else _FAILED, exc=exc)
+        else:
+            self._finish(_CANCELLED if self._cancel_requested else _DONE, result)
+        finally:
+            self._thread_alive = False
+
+
+def _check_timeout(timeout: object) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {safe_repr(timeout)}")
+    return float(timeout)

@@ -1,0 +1,93 @@
+"""Checks made when a task is built, so that mistakes surface in the cell that made them."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import reprlib
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["callable_name", "check_task", "safe_repr"]
+
+# Binding depends only on the callable, how many positional arguments and which keyword
+# names: remember the verdicts so that building 100,000 tasks costs one bind per shape.
+_verdicts: dict[tuple[Any, ...], tuple[bool, str | None]] = {}
+_MAX_VERDICTS = 2048
+
+_repr = reprlib.Repr()
+_repr.maxstring = 40
+_repr.maxother = 40
+_repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 4
+
+
+def safe_repr(value: object) -> str:
+    """A short repr that never raises (a broken ``__repr__`` must not break a table)."""
+    try:
+        return _repr.repr(value)
+    except Exception:
+        return f"<{type(value).__name__} object (repr failed)>"
+
+
+def callable_name(func: object) -> str:
+    while isinstance(func, functools.partial):
+        func = func.func
+    for attr in ("__qualname__", "__name__"):
+        name = getattr(func, attr, None)
+        if isinstance(name, str):
+            return name
+    return type(func).__name__
+
+
+def is_async_callable(func: object) -> bool:
+    while isinstance(func, functools.partial):
+        func = func.func
+    return inspect.iscoroutinefunction(func) or (
+        callable(func) and inspect.iscoroutinefunction(getattr(func, "__call__", None))  # noqa: B004
+    )
+
+
+def check_task(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Raise TypeError unless ``func(*args, **kwargs)`` can run as a task; True if async."""
+    key: tuple[Any, ...] | None = (func, len(args), *kwargs)
+    try:
+        verdict = _verdicts.get(key)  # type: ignore[arg-type]
+    except TypeError:  # an unhashable callable: check it every time
+        key, verdict = None, None
+    if verdict is None:
+        verdict = _judge(func, len(args), tuple(kwargs))
+        if key is not None:
+            if len(_verdicts) >= _MAX_VERDICTS:
+                _verdicts.clear()
+            _verdicts[key] = verdict
+    is_async, problem = verdict
+    if problem is not None:
+        raise TypeError(problem)
+    return is_async
+
+
+def _judge(func: Any, nargs: int, keywords: tuple[str, ...]) -> tuple[bool, str | None]:
+    if inspect.iscoroutine(func) or inspect.isawaitable(func):
+        name = getattr(func, "__qualname__", type(func).__name__)
+        return False, (
+            f"a task needs a function, but got the coroutine object {name}(...): "
+            f"pass {name} and its arguments separately, e.g. Task({name}, x) not Task({name}(x))"
+        )
+    if not callable(func):
+        return False, f"a task needs a callable, got {type(func).__name__} {safe_repr(func)}"
+    name = callable_name(func)
+    target = func.func if isinstance(func, functools.partial) else func
+    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+        return False, (
+            f"{name} is a generator function, which yields values instead of returning one; "
+            f"wrap it in a function that consumes it, e.g. lambda: list({name}(...))"
+        )
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # builtins without a signature: let the call decide
+        return is_async_callable(func), None
+    try:
+        signature.bind(*range(nargs), **dict.fromkeys(keywords))
+    except TypeError as exc:
+        return False, f"{name}() cannot take the arguments given: {exc}"
+    return is_async_callable(func), None
