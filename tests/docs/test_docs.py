@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>[^`\n]*)$")
 MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<mode>\w+)\s*-->\s*$")
 MODES = {"run", "skip", "script"}
@@ -115,9 +115,7 @@ def test_blocks_compile(page: Path) -> None:
 async def _run_page(blocks: list[Block]) -> None:
     namespace: dict[str, object] = {"__name__": "__docs__"}
     for block in blocks:
-        code = compile(
-            block.source, block.where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-        )
+        code = compile(block.source, block.where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         try:
             outcome = eval(code, namespace)
             if inspect.iscoroutine(outcome):
