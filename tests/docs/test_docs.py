@@ -124,11 +124,12 @@ async def _run_page(blocks: list[Block]) -> None:
             raise AssertionError(f"{block.where} failed: {type(exc).__name__}: {exc}") from exc
 
 
-@pytest.mark.parametrize("page", PAGES, ids=page_id)
+RUNNABLE = [page for page in PAGES if any(b.mode == "run" for b in python_blocks(page))]
+
+
+@pytest.mark.parametrize("page", RUNNABLE, ids=page_id)
 def test_page_runs(page: Path) -> None:
     blocks = [b for b in python_blocks(page) if b.mode == "run"]
-    if not blocks:
-        pytest.skip("no runnable python blocks")
     stdout, stderr = sys.stdout, sys.stderr
     try:
         asyncio.run(_run_page(blocks))
