@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any, ParamSpec
 
 from ._errors import ExceptionGroup, TaskCancelled
 from ._events import EventKind, Listener, Listeners, TaskEvent, global_listeners
+from ._executors import apply_group_executor, check_submit
 from ._runners import Runner, make_runner
 from ._state import TaskState
 from ._task import _WALL_OFFSET, Task, _check_timeout
 from ._validate import safe_repr
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
     from datetime import datetime
 
     from ._handle import Handle
@@ -33,8 +35,9 @@ class Tasks:
     As a group, every task runs to its end and the failures are raised together in an
     ``ExceptionGroup``; ``fail_fast=True`` cancels the rest at the first failure instead.
     ``limit`` caps how many run at once, ``task_timeout`` bounds each task and ``timeout``
-    the whole run. ``await tasks()`` returns the results in the order the tasks were added
-    (None for cancelled tasks).
+    the whole run. ``executor`` runs the sync tasks that have none of their own there (see
+    ``backgrounder.executors``). ``await tasks()`` returns the results in the order the tasks
+    were added (None for cancelled tasks).
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class Tasks:
         task_timeout: float | None = None,
         fail_fast: bool = False,
         name: str | None = None,
+        executor: Executor | None = None,
     ) -> None:
         items = list(tasks) if tasks is not None else []
         for item in items:
@@ -63,6 +67,9 @@ class Tasks:
             raise TypeError(f"name must be a non-empty str, got {safe_repr(name)}")
         self.timeout = None if timeout is None else _check_timeout(timeout)
         self.task_timeout = None if task_timeout is None else _check_timeout(task_timeout)
+        if executor is not None:
+            check_submit(executor, name or "Tasks")
+        self.executor = executor
         self.tasks: list[Task] = items
         self.as_group = bool(as_group)
         self.limit = limit
@@ -152,6 +159,7 @@ class Tasks:
     async def __call__(self) -> list[Any]:
         """Run the tasks and return their results in order; see the class for failures."""
         self._check_idle("run")
+        apply_group_executor(self.tasks, self.executor)
         runner = make_runner(
             self.tasks,
             self,
