@@ -20,6 +20,7 @@ import pickle
 import sys
 import threading
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -71,7 +72,8 @@ def apply_group_executor(tasks: Iterable[Task], executor: Executor | None) -> No
 def _kind(executor: object) -> str:
     module = type(executor).__module__ or ""
     if module.partition(".")[0] == "distributed":
-        return _DASK
+        # A Client; its other executors (get_executor()) return concurrent.futures futures.
+        return _DASK if hasattr(executor, "gather") else _CLOUDPICKLE
     if module.partition(".")[0] == "loky" or ".loky" in module:
         return _CLOUDPICKLE
     if isinstance(executor, ThreadPoolExecutor):
@@ -141,31 +143,114 @@ def _call_local(task: Task) -> Any:
 def _record(
     task: Task, run: float | None, kind: str, context: contextvars.Context, future: Any
 ) -> None:
-    """The future's done callback (any thread): replay output, then end the task's run."""
+    """The future's done callback (any thread): fetch the outcome, then end the task's run."""
     if task._t_start is not run:
         return
     if kind != _LOCAL:
         task._thread_alive = False
-    if future.cancelled():
-        task._finish(TaskState.CANCELLED)
+    if future.cancelled():  # by Task.cancel() or a timeout (which says which)
+        task._finish_cancelled()
+        return
+    settle = partial(_settle, task, run, kind, context)
+    if kind == _DASK:
+        _dask_fetcher(future.client).add(future, settle)
         return
     exc = future.exception()
+    settle(None if exc is not None else future.result(), exc)
+
+
+def _settle(
+    task: Task,
+    run: float | None,
+    kind: str,
+    context: contextvars.Context,
+    value: Any,
+    exc: BaseException | None,
+) -> None:
+    """Replay what a remote call printed, then end the task's run with its outcome."""
+    if task._t_start is not run:
+        return
+    remote = kind not in (_LOCAL, _OTHER)
     if exc is not None:
-        if kind == _DASK:  # Dask keeps the worker's traceback apart from the exception
-            tb = future.traceback()
-            if tb is not None:
-                exc = exc.with_traceback(tb)
+        if remote and kind != _DASK:
+            _trim_remote_traceback(exc)
         chunks = getattr(exc, "__dict__", {}).pop(_OUTPUT_ATTR, None)
         if chunks:
             _replay(task, context, chunks)
         task._finish(TaskState.FAILED, exc=exc)
         return
-    result = future.result()
-    if kind in (_PICKLE, _CLOUDPICKLE, _DASK):
-        result, chunks = result
+    if remote:
+        value, chunks = value
         if chunks:
             _replay(task, context, chunks)
-    task._finish(TaskState.DONE, result)
+    task._finish(TaskState.DONE, value)
+
+
+class _DaskFetcher:
+    """Fetches finished Dask futures' outcomes on the client's own loop, in batches.
+
+    ``future.result()`` in the done callback would cost one blocking round trip per task, in
+    Dask's single callback thread: 300 tiny tasks took 1.8x as long as ``client.gather``.
+    One ``gather`` for whatever finished meanwhile brings that back to the direct figure.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Any, Callable[[Any, BaseException | None], None]]] = []
+        self._scheduled = False
+
+    def add(self, future: Any, settle: Callable[[Any, BaseException | None], None]) -> None:
+        with self._lock:
+            self._pending.append((future, settle))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._client.loop.add_callback(self._flush)
+
+    async def _flush(self) -> None:
+        with self._lock:
+            batch, self._pending, self._scheduled = self._pending, [], False
+        client = self._client
+        done = [(f, settle) for f, settle in batch if f.status == "finished"]
+        try:
+            values = await client.gather([f for f, _ in done], asynchronous=True)
+        except Exception:  # one of them was lost: fetch them one by one
+            values = None
+        for i, (future, settle) in enumerate(done):
+            try:
+                value = (
+                    values[i]
+                    if values is not None
+                    else await client.gather(future, asynchronous=True)
+                )
+            except Exception as lost:
+                settle(None, lost)
+            else:
+                settle(value, None)
+        for future, settle in batch:
+            if future.status != "finished":
+                try:
+                    exc = await future.exception(asynchronous=True)
+                    tb = await future.traceback(asynchronous=True)
+                except Exception as error:  # cancelled or lost meanwhile
+                    exc, tb = error, None
+                if exc is None:
+                    exc = RuntimeError(f"Dask future {future.key} ended as {future.status}")
+                # Dask keeps the worker's traceback apart from the exception.
+                settle(None, exc.with_traceback(_skip_wrapper_frames(tb)) if tb else exc)
+
+
+_fetchers: weakref.WeakKeyDictionary[Any, _DaskFetcher] = weakref.WeakKeyDictionary()
+_fetchers_lock = threading.Lock()
+
+
+def _dask_fetcher(client: Any) -> _DaskFetcher:
+    with _fetchers_lock:
+        fetcher = _fetchers.get(client)
+        if fetcher is None:
+            fetcher = _fetchers[client] = _DaskFetcher(client)
+        return fetcher
 
 
 def _replay(task: Task, context: contextvars.Context, chunks: Chunks) -> None:
@@ -178,6 +263,40 @@ def _replay(task: Task, context: contextvars.Context, chunks: Chunks) -> None:
             getattr(sys, stream).write(text)
 
     context.copy().run(write)
+
+
+def _skip_wrapper_frames(tb: Any) -> Any:
+    """The worker's traceback from the user's function on (Dask rebuilds it with tblib)."""
+    frame = tb
+    while frame is not None:
+        if getattr(frame.tb_frame.f_code, "co_name", None) == _run_remote.__name__:
+            return frame.tb_next
+        frame = frame.tb_next
+    return tb
+
+
+def _trim_remote_traceback(exc: BaseException) -> None:
+    """Drop the pool's and our frames from the worker traceback text that process pools put
+    in ``__cause__`` (a ``_RemoteTraceback``), so that it starts at the user's function."""
+    cause = exc.__cause__
+    text = getattr(cause, "tb", None)
+    if not isinstance(text, str):
+        return
+    lines = text.splitlines(keepends=True)
+    try:
+        header = next(i for i, line in enumerate(lines) if line.startswith("Traceback ("))
+        ours = next(
+            i
+            for i, line in enumerate(lines)
+            if line.startswith("  File ") and line.rstrip().endswith(f"in {_run_remote.__name__}")
+        )
+    except StopIteration:
+        return
+    end = ours + 1
+    while end < len(lines) and lines[end].startswith("    "):
+        end += 1
+    if header < ours:
+        cause.tb = "".join(lines[: header + 1] + lines[end:])  # type: ignore[union-attr]
 
 
 def _cancel(future: Any) -> None:
@@ -240,7 +359,7 @@ def _run_remote(
         raise TypeError(
             f"the result of {name} cannot be pickled to send it back from the worker ({exc}); "
             f"return picklable data"
-        ) from exc
+        ) from None
     return result, chunks
 
 
