@@ -34,7 +34,7 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict  # (material prints a banner otherwise)
 
 docs-serve: $(STAMP)
 	$(BIN)/mkdocs serve
