@@ -39,8 +39,13 @@ docs: $(STAMP)
 docs-serve: $(STAMP)
 	$(BIN)/mkdocs serve
 
+## make bench: every benchmark (a few minutes); writes benchmarks/results.md and results.svg.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+## make bench-smoke: the same at tiny sizes (seconds); results go to a temporary folder.
+bench-smoke: $(STAMP)
+	$(BIN)/python benchmarks/run.py --smoke
 
 test-heavy: $(STAMP)
 	BACKGROUNDER_HEAVY=1 $(BIN)/python -m pytest -m heavy

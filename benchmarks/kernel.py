@@ -1,0 +1,301 @@
+"""In a real kernel (jupyter_client): IOPub traffic, cell latency under load, row latency.
+
+The client counts every IOPub message from sending a cell until the kernel is idle again
+(plus a short drain for trailing table updates). Bytes are the JSON size of each message's
+header, parent header, metadata and content plus its binary buffers: what crosses the
+socket, give or take the signature and framing.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import textwrap
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from _common import Config, Row, progress
+
+SECTION = "In a real kernel"
+DRAIN = 0.5  # seconds to keep reading IOPub after idle: the table's last redraw
+STARTUP_TIMEOUT = 60
+
+
+@dataclass
+class Execution:
+    """What one cell produced: its reply, its IOPub messages, and when."""
+
+    seconds: float
+    reply: dict[str, Any]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def bytes(self) -> int:
+        return sum(_size(msg) for msg in self.messages)
+
+    def stdout(self) -> str:
+        return "".join(
+            m["content"]["text"]
+            for m in self.messages
+            if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
+        )
+
+    def count(self, *types: str) -> int:
+        return sum(m["msg_type"] in types for m in self.messages)
+
+
+def _size(msg: dict[str, Any]) -> int:
+    parts = (msg["header"], msg["parent_header"], msg["metadata"], msg["content"])
+    size = sum(len(json.dumps(part, default=str)) for part in parts)
+    return size + sum(len(memoryview(buf).cast("B")) for buf in msg.get("buffers") or [])
+
+
+class Kernel:
+    """A kernel started with jupyter_client, and a blocking client to run cells in it."""
+
+    def __init__(self) -> None:
+        from jupyter_client.manager import start_new_kernel
+
+        self.manager, self.client = start_new_kernel(
+            kernel_name="python3", startup_timeout=STARTUP_TIMEOUT
+        )
+
+    def execute(self, code: str, timeout: float = 120, drain: float = 0.0) -> Execution:
+        """Run ``code``; return when the kernel is idle (and ``drain`` seconds later)."""
+        client = self.client
+        start = time.perf_counter()
+        msg_id = client.execute(code, store_history=False)
+        messages: list[dict[str, Any]] = []
+        reply: dict[str, Any] | None = None
+        idle = False
+        deadline = time.monotonic() + timeout
+        while not (idle and reply is not None):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"cell did not finish in {timeout} s: {code[:80]!r}")
+            if reply is None and client.shell_channel.msg_ready():
+                candidate = client.get_shell_msg(timeout=1)
+                if candidate["parent_header"].get("msg_id") == msg_id:
+                    reply = candidate
+                continue
+            try:
+                msg = client.get_iopub_msg(timeout=0.05)
+            except Exception:  # queue.Empty
+                continue
+            messages.append(msg)
+            if (
+                msg["msg_type"] == "status"
+                and msg["parent_header"].get("msg_id") == msg_id
+                and msg["content"]["execution_state"] == "idle"
+            ):
+                idle = True
+        seconds = time.perf_counter() - start
+        end = time.monotonic() + drain
+        while time.monotonic() < end:
+            try:
+                messages.append(client.get_iopub_msg(timeout=max(0.01, end - time.monotonic())))
+            except Exception:
+                pass
+        if reply["content"]["status"] != "ok":
+            content = reply["content"]
+            raise RuntimeError(
+                f"cell failed: {content.get('ename')}: {content.get('evalue')}\n{code[:200]}"
+            )
+        return Execution(seconds, reply, messages)
+
+    def round_trip(self) -> float:
+        """Seconds for a trivial cell: request sent to idle and reply received."""
+        return self.execute("pass").seconds
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=False)
+
+
+SETUP = """
+import asyncio, json, random, time
+import backgrounder
+from backgrounder import Task, Tasks, progress
+try:
+    get_ipython().run_line_magic("load_ext", "backgrounder")
+    TABLE = True
+except Exception as exc:
+    TABLE = False
+print(json.dumps({"table": TABLE}))
+"""
+
+# 10,000 tasks spread over about 2 s: each sleeps a random 0..0.4 s, at most 2,000 at once.
+GROUP = """
+async def _bench_sleep(seconds):
+    await asyncio.sleep(seconds)
+
+_group = Tasks(as_group=True, limit={limit}, name="bench-iopub")
+random.seed(1)
+for _ in range({n}):
+    _group.add_task(_bench_sleep, random.random() * 0.4)
+await _group()
+print(json.dumps({{"elapsed": _group.elapsed}}))
+"""
+
+BACKGROUND = """
+async def _bench_busy(steps):
+    for i in range(steps):
+        await asyncio.sleep(0.5)
+        progress(i + 1, steps)
+
+_busy = Tasks(as_group=True, name="bench-background")
+for _ in range({n}):
+    _busy.add_task(_bench_busy, 1000)
+_busy_handle = _busy.start()
+"""
+
+STOP_BACKGROUND = """
+_busy_handle.cancel()
+try:
+    await _busy_handle
+except BaseException:
+    pass
+print(json.dumps(_busy.counts()[backgrounder.TaskState.CANCELLED]))
+"""
+
+# Tasks that end at known, spread-out times; the kernel reports when each ended.
+ROWS = """
+async def _bench_end(seconds):
+    await asyncio.sleep(seconds)
+
+_rows = Tasks(as_group=True, name="bench-rows")
+for i in range({n}):
+    _rows.add(Task(_bench_end, 0.15 + i * 0.137).options(name=f"bench-row-{{i}}"))
+await _rows()
+print(json.dumps({{t.name: t.ended_at.timestamp() for t in _rows}}))
+"""
+
+
+def _iopub(kern: Kernel, cfg: Config, table: bool) -> list[Row]:
+    n = cfg.kernel_tasks
+    limit = max(1, n // 5)
+    run = kern.execute(GROUP.format(n=n, limit=limit), timeout=300, drain=DRAIN)
+    elapsed = json.loads(run.stdout().strip().splitlines()[-1])["elapsed"]
+    msgs = len(run.messages)
+    comm = run.count("comm_msg", "comm_open")
+    allowed = 10 * elapsed + 30
+    note = (
+        f"{comm} comm, {run.count('display_data', 'update_display_data')} display messages; "
+        f"{run.bytes / 1024:.0f} KiB in all over {elapsed:.1f} s of run time"
+    )
+    if not table:
+        note += "; no table (notebook extension missing): core only"
+    return [
+        Row(
+            SECTION,
+            f"IOPub messages, {n:,}-task group awaited with its table",
+            msgs,
+            unit="msgs",
+            target="<= 10/s of run time + 30",
+            ok=msgs <= allowed,
+            note=note,
+        ),
+        Row(
+            SECTION,
+            "IOPub message rate while that group runs",
+            msgs / max(elapsed, 1e-9),
+            unit="msgs/s",
+            target="far below 1,000/s",
+            ok=msgs / max(elapsed, 1e-9) <= 100,
+        ),
+        Row(SECTION, "IOPub bytes for that group", run.bytes / 1024, unit="KiB"),
+    ]
+
+
+def _latency(kern: Kernel, cfg: Config) -> list[Row]:
+    reps = 5 if cfg.smoke else 15
+    rounds = 1 if cfg.smoke else 3
+    idle: list[float] = []
+    busy: list[float] = []
+    for _ in range(rounds):
+        idle += [kern.round_trip() for _ in range(reps)]
+        kern.execute(BACKGROUND.format(n=cfg.kernel_background), drain=0.2)
+        time.sleep(1.0)  # let every task reach its first sleep
+        busy += [kern.round_trip() for _ in range(reps)]
+        kern.execute(STOP_BACKGROUND, timeout=60, drain=0.2)
+    ratio = statistics.median(busy) / statistics.median(idle)
+    return [
+        Row(
+            SECTION,
+            f"trivial cell round trip, {cfg.kernel_background:,} background tasks vs idle",
+            ratio,
+            target="<= 2x",
+            ok=ratio <= 2.0,
+            note=f"{statistics.median(busy) * 1e3:.1f} ms vs {statistics.median(idle) * 1e3:.1f} ms"
+            f" idle; median of {len(busy)}",
+        )
+    ]
+
+
+def _row_latency(kern: Kernel, cfg: Config, table: bool) -> list[Row]:
+    figure = "task end to its row showing it (widget comm message)"
+    if not table:
+        return [Row(SECTION, figure, None, "s", "< 0.2 s", note="notebook extension missing")]
+    n = 6 if cfg.smoke else 20
+    run = kern.execute(ROWS.format(n=n), timeout=120, drain=DRAIN)
+    ended = json.loads(run.stdout().strip().splitlines()[-1])
+    delays = []
+    for name, at in ended.items():
+        shown = _first_shown(run.messages, name)
+        if shown is not None:
+            delays.append(shown - at)
+    if not delays:
+        return [Row(SECTION, figure, None, "s", "< 0.2 s", note="no comm message named a row")]
+    worst = max(delays)
+    return [
+        Row(
+            SECTION,
+            figure,
+            statistics.median(delays),
+            unit="s",
+            target="< 0.2 s",
+            ok=statistics.median(delays) < 0.2,
+            note=f"worst {worst:.3f} s over {len(delays)} of {n} tasks",
+        )
+    ]
+
+
+def _first_shown(messages: list[dict[str, Any]], name: str) -> float | None:
+    """When the first widget update showing task ``name`` as done was sent (epoch seconds)."""
+    from row_probe import shows_done
+
+    for msg in messages:
+        if msg["msg_type"] not in ("comm_msg", "comm_open"):
+            continue
+        if shows_done(msg["content"].get("data", {}), name):
+            date = msg["header"]["date"]
+            if isinstance(date, str):
+                date = datetime.fromisoformat(date)
+            return float(date.timestamp())
+    return None
+
+
+def run(cfg: Config) -> list[Row]:
+    progress("kernel: starting a kernel")
+    try:
+        kern = Kernel()
+    except Exception as exc:  # no kernelspec, no zmq: report every figure as skipped
+        note = f"no kernel: {exc!r}"[:160]
+        return [
+            Row(SECTION, "IOPub messages, group awaited with its table", None, note=note),
+            Row(SECTION, "trivial cell round trip under load vs idle", None, note=note),
+            Row(SECTION, "task end to its row showing it", None, note=note),
+        ]
+    try:
+        setup = kern.execute(textwrap.dedent(SETUP))
+        table = json.loads(setup.stdout().strip().splitlines()[-1])["table"]
+        progress(f"kernel: IOPub for a {cfg.kernel_tasks:,}-task group (table: {table})")
+        rows = _iopub(kern, cfg, table)
+        progress(f"kernel: cell latency with {cfg.kernel_background:,} background tasks")
+        rows += _latency(kern, cfg)
+        progress("kernel: task end to row latency")
+        rows += _row_latency(kern, cfg, table)
+    finally:
+        kern.close()
+    return rows

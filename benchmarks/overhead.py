@@ -1,0 +1,219 @@
+"""Per-task overhead: a group of no-op async tasks, and a group of tiny sync functions.
+
+Every contender builds and runs the whole batch inside the timed region (building the
+coroutines for ``gather`` is part of its cost too), on one asyncio loop, interleaved round
+by round with ours. Upstream 0.2 runs in its own process (see ``upstream.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from _common import Config, Row, Samples, atimed, progress, rotate
+from _table import attach_table, table_available
+from upstream import Upstream
+
+from backgrounder import Tasks
+
+SECTION = "Per-task overhead"
+
+
+async def noop() -> None:
+    pass
+
+
+def tiny(i: int) -> int:
+    return i + 1
+
+
+# -- async contenders ---------------------------------------------------------------------
+
+
+async def gather(n: int) -> None:
+    await asyncio.gather(*[noop() for _ in range(n)])
+
+
+async def anyio_group(n: int) -> None:
+    async with anyio.create_task_group() as tg:
+        for _ in range(n):
+            tg.start_soon(noop)
+
+
+async def ours_async(n: int, table: bool = False) -> None:
+    tasks = Tasks(as_group=True)
+    for _ in range(n):
+        tasks.add_task(noop)
+    view = attach_table(tasks) if table else None
+    await tasks()
+    del view
+
+
+# -- sync contenders ----------------------------------------------------------------------
+
+_pool = ThreadPoolExecutor(40)
+
+
+async def pool_map(n: int) -> None:
+    list(_pool.map(tiny, range(n)))
+
+
+async def run_in_executor(n: int) -> None:
+    loop = asyncio.get_running_loop()
+    await asyncio.gather(*[loop.run_in_executor(None, tiny, i) for i in range(n)])
+
+
+async def to_thread(n: int) -> None:
+    async with anyio.create_task_group() as tg:
+        for i in range(n):
+            tg.start_soon(anyio.to_thread.run_sync, tiny, i)
+
+
+async def background_jobs(n: int) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.lib.backgroundjobs import BackgroundJobManager
+
+    InteractiveShell.instance()  # jobs format their tracebacks through the running shell
+    jobs = BackgroundJobManager()
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints a line per job
+        started = [jobs.new(tiny, i) for i in range(n)]
+        for job in started:
+            job.join()
+
+
+async def ours_sync(n: int, table: bool = False) -> None:
+    tasks = Tasks(as_group=True)
+    for i in range(n):
+        tasks.add_task(tiny, i)
+    view = attach_table(tasks) if table else None
+    await tasks()
+    del view
+
+
+Contender = Callable[[], Awaitable[Any]]
+
+
+async def _measure(
+    contenders: dict[str, Contender], rounds: int, upstream: Callable[[], float] | None
+) -> Samples:
+    samples = Samples()
+    names = list(contenders) + (["upstream 0.2"] if upstream else [])
+    for round_no in range(rounds + 1):  # round 0 warms up (threads, caches) and is dropped
+        for name in rotate(names, round_no):
+            if name == "upstream 0.2":
+                assert upstream is not None
+                seconds = upstream()
+            else:
+                seconds = await atimed(contenders[name])
+            if round_no:
+                samples.add(name, seconds)
+    return samples
+
+
+def _rows(
+    samples: Samples, n: int, kind: str, baseline: str, target: float, others: list[str]
+) -> list[Row]:
+    rows = []
+    ours = f"backgrounder {kind} group"
+    rows.append(
+        Row(
+            SECTION,
+            f"{ours} ({n:,} tasks) vs {baseline}",
+            samples.ratio(ours, baseline),
+            target=f"<= {target:g}x",
+            ok=samples.ratio(ours, baseline) <= target,
+            note=f"{samples.per_task_us(ours, n):.1f} us/task vs "
+            f"{samples.per_task_us(baseline, n):.1f}",
+        )
+    )
+    table = f"{ours} + table"
+    if table in samples.times:
+        ratio = samples.ratio(table, ours)
+        rows.append(
+            Row(
+                SECTION,
+                f"{kind} group with status table vs without",
+                ratio,
+                target="<= 1.3x",
+                ok=ratio <= 1.3,
+                note=f"{samples.per_task_us(table, n):.1f} us/task",
+            )
+        )
+    else:
+        rows.append(
+            Row(
+                SECTION,
+                f"{kind} group with status table vs without",
+                None,
+                target="<= 1.3x",
+                note="widget table not available",
+            )
+        )
+    for other in others:
+        if other not in samples.times:
+            rows.append(Row(SECTION, f"{other} vs {baseline} ({kind})", None, note="not measured"))
+            continue
+        rows.append(
+            Row(
+                SECTION,
+                f"{other} vs {baseline} ({kind})",
+                samples.ratio(other, baseline),
+                note=f"{samples.per_task_us(other, n):.1f} us/task",
+            )
+        )
+    return rows
+
+
+async def _run_async(cfg: Config, upstream: Upstream | None) -> list[Row]:
+    n = cfg.async_tasks
+    contenders: dict[str, Contender] = {
+        "asyncio.gather": lambda: gather(n),
+        "anyio task group": lambda: anyio_group(n),
+        "backgrounder async group": lambda: ours_async(n),
+    }
+    if table_available():
+        contenders["backgrounder async group + table"] = lambda: ours_async(n, table=True)
+    up = (lambda: upstream.run("async", n)) if upstream else None
+    samples = await _measure(contenders, cfg.rounds, up)
+    return _rows(samples, n, "async", "asyncio.gather", 3.0, ["anyio task group", "upstream 0.2"])
+
+
+async def _run_sync(cfg: Config, upstream: Upstream | None) -> list[Row]:
+    n = cfg.sync_tasks
+    contenders: dict[str, Contender] = {
+        "ThreadPoolExecutor(40).map": lambda: pool_map(n),
+        "loop.run_in_executor": lambda: run_in_executor(n),
+        "anyio.to_thread.run_sync": lambda: to_thread(n),
+        "IPython BackgroundJobManager": lambda: background_jobs(n),
+        "backgrounder sync group": lambda: ours_sync(n),
+    }
+    if table_available():
+        contenders["backgrounder sync group + table"] = lambda: ours_sync(n, table=True)
+    up = (lambda: upstream.run("sync", n)) if upstream else None
+    samples = await _measure(contenders, cfg.rounds, up)
+    others = [
+        "loop.run_in_executor",
+        "anyio.to_thread.run_sync",
+        "IPython BackgroundJobManager",
+        "upstream 0.2",
+    ]
+    return _rows(samples, n, "sync", "ThreadPoolExecutor(40).map", 2.0, others)
+
+
+def run(cfg: Config) -> list[Row]:
+    upstream = Upstream.start(cfg.smoke)
+    try:
+        progress(f"overhead: {cfg.async_tasks:,} async no-op tasks, {cfg.rounds} rounds")
+        rows = asyncio.run(_run_async(cfg, upstream))
+        progress(f"overhead: {cfg.sync_tasks:,} tiny sync functions, {cfg.rounds} rounds")
+        rows += asyncio.run(_run_sync(cfg, upstream))
+    finally:
+        if upstream is not None:
+            upstream.close()
+    return rows

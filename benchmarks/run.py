@@ -1,0 +1,70 @@
+"""``make bench``: run every benchmark and write benchmarks/results.md and results.svg.
+
+    python benchmarks/run.py            # the full run (a few minutes), results in benchmarks/
+    python benchmarks/run.py --smoke    # tiny sizes, seconds; results in a temporary folder
+    python benchmarks/run.py --only overhead,scaling
+
+A benchmark that cannot run here (no kernel, no Dask) still reports its rows, marked
+skipped with the reason, so the table always lists every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # the sibling modules, however this file is started
+
+import executors  # noqa: E402
+import kernel  # noqa: E402
+import overhead  # noqa: E402
+import report  # noqa: E402
+import scaling  # noqa: E402
+from _common import Config, Row, progress  # noqa: E402
+
+BENCHMARKS: dict[str, Callable[[Config], list[Row]]] = {
+    "overhead": overhead.run,
+    "scaling": scaling.run,
+    "kernel": kernel.run,
+    "executors": executors.run,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks it all runs")
+    parser.add_argument("--only", default="", help="comma-separated: " + ",".join(BENCHMARKS))
+    parser.add_argument("--out", type=Path, help="where to write results.md and results.svg")
+    args = parser.parse_args(argv)
+    cfg = Config.make(args.smoke)
+    chosen = [name for name in args.only.split(",") if name] or list(BENCHMARKS)
+    unknown = set(chosen) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    out = args.out or (Path(tempfile.mkdtemp(prefix="bench-smoke-")) if cfg.smoke else HERE)
+
+    start = time.perf_counter()
+    rows: list[Row] = []
+    for name in chosen:
+        t0 = time.perf_counter()
+        try:
+            rows += BENCHMARKS[name](cfg)
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            traceback.print_exc()
+            rows.append(Row(name, f"{name} benchmark", None, note=f"crashed: {exc!r}"[:200]))
+        progress(f"{name} took {time.perf_counter() - t0:.1f} s")
+    path = report.write(rows, cfg, time.perf_counter() - start, out)
+    progress(f"wrote {path}")
+    for row in rows:
+        print(f"  {row.verdict():7} {row.shown_value():>12}  {row.figure}  {row.target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
