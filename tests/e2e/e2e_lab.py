@@ -22,6 +22,11 @@ from typing import Any
 
 import nbformat
 
+try:  # a missing Playwright is reported by the browser fixture (skip, or fail under CI)
+    from playwright.sync_api import expect
+except ImportError:  # pragma: no cover
+    expect = None
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 
@@ -244,8 +249,6 @@ class NotebookPage:
 
     def wait_done(self, index: int, timeout: float = 60_000) -> None:
         """The cell has finished: its prompt shows an execution count, not '*'."""
-        from playwright.sync_api import expect
-
         prompt = self.cell(index).locator(".jp-InputPrompt")
         expect(prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=timeout)
 
@@ -266,3 +269,45 @@ class NotebookPage:
         target = ARTIFACTS / f"{name}.png"
         (locator if locator is not None else self.page).screenshot(path=str(target))
         return target
+
+
+class Table:
+    """The live status table in one cell's output, found through ipywidgets' own classes.
+
+    The table is a VBox: an HBox (header HTML, "Cancel all") over a GridBox of three widgets
+    per row (row HTML, "details" toggle, "Cancel"). A row's state is the ``title`` of the
+    mark that starts its HTML. All selectors live here, so a change of layout is one edit.
+    """
+
+    ROOT = ".widget-vbox:has(> .widget-gridbox)"
+    ROW = ".widget-gridbox > .widget-html"
+
+    def __init__(self, output: Any) -> None:
+        self.root = output.locator(self.ROOT).first
+        self.header = self.root.locator(":scope > .widget-hbox .widget-html").first
+        self.cancel_all = self.root.locator(":scope > .widget-hbox button", has_text="Cancel all")
+
+    def row(self, name: str) -> Any:
+        return self.root.locator(self.ROW, has_text=name)
+
+    def _after_row(self, name: str, css: str) -> Any:
+        # the row's buttons are the grid cells right after its HTML
+        return self.root.locator(f'{self.ROW}:has-text("{name}") + {css}')
+
+    def details(self, name: str) -> Any:
+        return self._after_row(name, ".widget-toggle-button")
+
+    def cancel(self, name: str) -> Any:
+        return self._after_row(name, ".widget-toggle-button + .widget-button")
+
+    def mark(self, name: str, state: str) -> Any:
+        """The row's state mark, present only while the row is in ``state``."""
+        return self.row(name).locator(f'.widget-html-content > div > span[title="{state}"]')
+
+    def expect_state(self, name: str, state: str, timeout: float = 30_000) -> None:
+        expect(self.mark(name, state)).to_have_count(1, timeout=timeout)
+
+    def expect_counts(self, text: str, timeout: float = 30_000) -> None:
+        """The header shows ``text`` (e.g. "3 done"), the number as a whole word."""
+        pattern = re.compile(r"(^|\D)" + re.escape(text))
+        expect(self.header).to_contain_text(pattern, timeout=timeout)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
+from e2e_lab import expect
 
 pytestmark = pytest.mark.e2e
 
