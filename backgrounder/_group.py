@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ParamSpec
 
-from ._errors import ExceptionGroup, TaskCancelled
+from ._errors import BaseExceptionGroup, TaskCancelled
 from ._events import EventKind, Listener, Listeners, TaskEvent, global_listeners
 from ._executors import apply_group_executor, check_submit
 from ._runners import Runner, make_runner
@@ -31,13 +31,14 @@ _ids = itertools.count(1)
 class Tasks:
     """Tasks run by ``await tasks()``: in order by default, concurrently with ``as_group=True``.
 
-    In order, the first failure stops the rest (they end cancelled) and is raised as is.
-    As a group, every task runs to its end and the failures are raised together in an
-    ``ExceptionGroup``; ``fail_fast=True`` cancels the rest at the first failure instead.
-    ``limit`` caps how many run at once, ``task_timeout`` bounds each task and ``timeout``
-    the whole run. ``executor`` runs the sync tasks that have none of their own there (see
-    ``backgrounder.executors``). ``await tasks()`` returns the results in the order the tasks
-    were added (None for cancelled tasks).
+    In order, the first task that fails (or is cancelled) stops the rest, which end
+    cancelled; a failure is raised as is. As a group, every task runs to its end and the
+    failures are raised together in an ``ExceptionGroup``; ``fail_fast=True`` cancels the rest
+    at the first failure instead. If nothing failed but a task was cancelled, ``await`` raises
+    ``TaskCancelled`` (the other results stay in ``results``). ``limit`` caps how many run at
+    once, ``task_timeout`` bounds each task and ``timeout`` the whole run. ``executor`` runs
+    the sync tasks that have none of their own there (see ``backgrounder.executors``).
+    ``await tasks()`` returns the results in the order the tasks were added.
     """
 
     def __init__(
@@ -167,7 +168,9 @@ class Tasks:
             task_timeout=self.task_timeout,
             timeout=self.timeout,
             fail_fast=self.fail_fast or not self.as_group,
+            stop_on_cancel=not self.as_group,
         )
+        runner.check()  # a task twice, or busy in another run: raise before anything changes
         self._runner = runner
         self._state = TaskState.RUNNING
         self._t_start, self._t_end, self._exception = time.monotonic(), None, None
@@ -200,6 +203,20 @@ class Tasks:
         runner.cancel()
         return True
 
+    def _check_startable(self) -> None:
+        self._check_idle("start")
+
+    def _cancel_unstarted(self) -> None:
+        """A handle was cancelled before the run began: show a run whose tasks were cancelled."""
+        if self._runner is not None:
+            return
+        self._state = TaskState.RUNNING
+        self._t_start, self._t_end, self._exception = time.monotonic(), None, None
+        self._emit(EventKind.STARTED)
+        for task in self.tasks:
+            task._cancel_unstarted(self)
+        self._end(TaskState.CANCELLED, TaskCancelled(f"{self.name} was cancelled"))
+
     # -- internals -----------------------------------------------------------------------------
 
     def _check_idle(self, doing: str) -> None:
@@ -209,26 +226,26 @@ class Tasks:
             )
 
     def _failure(self, runner: Runner) -> BaseException | None:
-        failed = [task for task in self.tasks if task._state is TaskState.FAILED]
-        finished = sum(task._state is TaskState.DONE for task in self.tasks)
+        counts = self.counts()
+        finished, total = counts[TaskState.DONE], len(self.tasks)
         if runner.timed_out:
             return TimeoutError(
                 f"{self.name} timed out after {self.timeout} s, "
-                f"with {finished} of {len(self.tasks)} tasks done"
+                f"with {finished} of {total} tasks done"
             )
-        if failed and not self.as_group:
-            first: BaseException | None = failed[0]._exception
-            assert first is not None
-            return first.with_traceback(failed[0]._tb)
-        if failed:
-            return ExceptionGroup(
-                f"{len(failed)} of {len(self.tasks)} tasks failed in {self.name}",
-                [task._exception for task in failed if isinstance(task._exception, Exception)],
+        if counts[TaskState.FAILED]:
+            failed = [task for task in self.tasks if task._state is TaskState.FAILED]
+            errors = [task._exception for task in failed if task._exception is not None]
+            if not self.as_group:
+                first: BaseException = errors[0]
+                return first.with_traceback(failed[0]._tb)
+            # an ExceptionGroup, unless a task raised a BaseException such as SystemExit
+            group: BaseException = BaseExceptionGroup(
+                f"{len(errors)} of {total} tasks failed in {self.name}", errors
             )
-        if runner.cancelled:
-            return TaskCancelled(
-                f"{self.name} was cancelled with {finished} of {len(self.tasks)} tasks done"
-            )
+            return group
+        if runner.cancelled or counts[TaskState.CANCELLED]:
+            return TaskCancelled(f"{self.name} was cancelled with {finished} of {total} tasks done")
         return None
 
     def _end(self, state: TaskState, exc: BaseException | None) -> None:

@@ -6,8 +6,11 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import contextvars
 import os
+import sys
 import threading
+import time
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +25,12 @@ if TYPE_CHECKING:
     from ._group import Tasks
     from ._task import Task
 
-__all__ = ["Handle", "loop_thread", "shutdown", "start"]
+__all__ = ["Handle", "loop_thread", "running_handles", "shutdown", "start"]
 
 # At interpreter exit, unfinished background work gets this long to end, then is cancelled.
 EXIT_TIMEOUT = float(os.environ.get("BACKGROUNDER_EXIT_TIMEOUT", "10"))
+# How long cancel() from another thread waits for the work's loop to act on it.
+_CANCEL_REPLY = 1.0
 
 
 class LoopThread:
@@ -61,6 +66,11 @@ class LoopThread:
     def is_current(self) -> bool:
         return self.thread is not None and threading.current_thread() is self.thread
 
+    def _forget(self) -> None:
+        """After ``fork()`` the thread is gone from the child: start a new one on next use."""
+        self._lock = threading.Lock()
+        self._loop = self.thread = None
+
 
 loop_thread = LoopThread()
 _live: set[Handle] = set()  # strong references: asyncio keeps tasks only weakly
@@ -75,15 +85,34 @@ class Handle:
     ``handle.cancel()`` does.
     """
 
-    __slots__ = ("__weakref__", "_callbacks", "_done", "_future", "_lock", "loop", "work")
+    __slots__ = (
+        "__weakref__",
+        "_callbacks",
+        "_cancel_early",
+        "_done",
+        "_driver",
+        "_entered",
+        "_exc",
+        "_lock",
+        "_result",
+        "_thread",
+        "_trio_token",
+        "loop",
+        "work",
+    )
 
-    def __init__(self, work: Task | Tasks, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, work: Task | Tasks, loop: asyncio.AbstractEventLoop | None) -> None:
         self.work = work
-        self.loop = loop
+        self.loop = loop  # None when the work runs on a trio run
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[], None]] = []
-        self._future: asyncio.Future[Any] | None = None
+        self._driver: asyncio.Task[None] | None = None
+        self._thread: int | None = None  # the thread whose event loop runs the work
+        self._trio_token: Any = None
+        self._entered = self._cancel_early = False
+        self._result: Any = None
+        self._exc: BaseException | None = None
 
     @property
     def state(self) -> TaskState:
@@ -97,14 +126,36 @@ class Handle:
         return self._done.is_set()
 
     def cancel(self) -> bool:
-        """Cancel the work (see ``Task.cancel``); False if it had finished."""
-        return self.work.cancel()
+        """Cancel the work (see ``Task.cancel``); False if it had finished.
+
+        Cancelling before the work began means it never runs. From another thread the request
+        is handed to the work's event loop, so it cannot slip between scheduling and start.
+        """
+        if self._done.is_set():
+            return False
+        if self._thread == threading.get_ident() or not self._loop_running():
+            return self._cancel_here()
+        reply: concurrent.futures.Future[bool] = concurrent.futures.Future()
+
+        def on_loop() -> None:
+            try:
+                reply.set_result(self._cancel_here())
+            except BaseException as exc:
+                reply.set_exception(exc)
+
+        if not self._call_soon_threadsafe(on_loop):
+            return self._cancel_here()
+        try:
+            return reply.result(_CANCEL_REPLY)
+        except concurrent.futures.TimeoutError:  # the loop is blocked: it will cancel later
+            return True
 
     def result(self, timeout: float | None = None) -> Any:
         """Wait (at most ``timeout`` seconds) and return the result, or raise the failure.
 
-        Called from sync code on the very loop that runs the work (a notebook cell), it
-        re-enters that loop with nest-asyncio2 rather than deadlock.
+        Raises ``TimeoutError`` if the work is still running after ``timeout`` (the work goes
+        on). Called from sync code on the very asyncio loop that runs the work (a notebook
+        cell), it re-enters that loop with nest-asyncio2 rather than deadlock.
         """
         self._wait(timeout)
         return self._outcome()
@@ -112,11 +163,7 @@ class Handle:
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """Wait like ``result`` and return the exception the work raised, or None."""
         self._wait(timeout)
-        try:
-            self._outcome()
-        except Exception as exc:
-            return exc
-        return None
+        return self._exc
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self._wait_async().__await__()
@@ -124,24 +171,68 @@ class Handle:
     def __repr__(self) -> str:
         return f"<Handle {self.work.name} {self.work.state.value}>"
 
-    # -- internals -----------------------------------------------------------------------------
+    # -- the driving coroutine ------------------------------------------------------------------
 
-    def _outcome(self) -> Any:
-        assert self._future is not None
-        try:
-            return self._future.result()
-        except (asyncio.CancelledError, concurrent.futures.CancelledError) as exc:
-            if isinstance(exc, TaskCancelled):
-                raise
-            raise TaskCancelled(f"{self.work.name} was cancelled") from None
-
-    def _finished(self, _: object = None) -> None:
+    async def _drive(self) -> None:
         with self._lock:
+            self._entered = True
+            cancelled = self._cancel_early
+        if cancelled:
+            self._settle(None, TaskCancelled(f"{self.work.name} was cancelled"))
+            return
+        try:
+            result = await self.work()
+        except BaseException as exc:
+            if isinstance(exc, anyio.get_cancelled_exc_class()):
+                # the driver itself was cancelled: loop closing, trio run ending, shutdown()
+                self._settle(None, TaskCancelled(f"{self.work.name} was cancelled"))
+                raise
+            # anything else is the work's outcome; raising it here would only reach the loop
+            self._settle(None, exc)
+        else:
+            self._settle(result, None)
+
+    def _settle(self, result: Any, exc: BaseException | None) -> None:
+        with self._lock:
+            self._result, self._exc = result, exc
             self._done.set()
             callbacks, self._callbacks = self._callbacks, []
         _live.discard(self)
         for callback in callbacks:
             callback()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _outcome(self) -> Any:
+        if self._exc is not None:
+            raise self._exc
+        return self._result
+
+    def _cancel_here(self) -> bool:
+        """Cancel, on the work's loop thread (or with its loop stopped)."""
+        with self._lock:
+            early = not self._entered
+            if early:
+                self._cancel_early = True
+        if not early:
+            return self.work.cancel()
+        self.work._cancel_unstarted()
+        return True
+
+    def _loop_running(self) -> bool:
+        if self.loop is not None:
+            return self.loop.is_running()
+        return self._trio_token is not None
+
+    def _call_soon_threadsafe(self, callback: Callable[[], object]) -> bool:
+        try:
+            if self.loop is not None:
+                self.loop.call_soon_threadsafe(callback)
+            else:
+                self._trio_token.run_sync_soon(callback)
+        except Exception:  # the loop is closed, the trio run is over
+            return False
+        return True
 
     def _on_done(self, callback: Callable[[], None]) -> None:
         with self._lock:
@@ -153,12 +244,31 @@ class Handle:
     def _wait(self, timeout: float | None) -> None:
         if self._done.is_set():
             return
-        if self.loop.is_running() and _on_loop_thread(self.loop):
-            self._reenter(timeout)
+        loop = self.loop
+        if self._thread == threading.get_ident():
+            if loop is None:
+                raise RuntimeError(
+                    f"cannot wait for {self.work.name} here: it runs on this thread's trio run; "
+                    f"use `await handle` instead"
+                )
+            if loop.is_running():
+                self._reenter(timeout)
+                return
+        if loop is not None and not loop.is_running() and not loop.is_closed():
+            # a stopped loop (between run_until_complete calls): turn it ourselves
+            self._turn(loop, timeout)
         elif not self._done.wait(timeout):
             raise TimeoutError(f"{self.work.name} did not finish within {timeout} s")
+        if not self._done.is_set():
+            raise TimeoutError(f"{self.work.name} did not finish within {timeout} s")
+
+    def _turn(self, loop: asyncio.AbstractEventLoop, timeout: float | None) -> None:
+        driver = self._driver
+        if driver is not None:
+            loop.run_until_complete(asyncio.wait([driver], timeout=timeout))
 
     def _reenter(self, timeout: float | None) -> None:
+        assert self.loop is not None
         try:
             import nest_asyncio2
 
@@ -168,32 +278,28 @@ class Handle:
                 f"cannot wait for {self.work.name} here: its loop is the one running this code; "
                 f"use `await handle` instead"
             ) from exc
-        assert self._future is not None
-        waiter = asyncio.wait([self._future], timeout=timeout)
-        self.loop.run_until_complete(waiter)
-        if not self._done.is_set():
-            raise TimeoutError(f"{self.work.name} did not finish within {timeout} s")
+        self._turn(self.loop, timeout)
 
     async def _wait_async(self) -> Any:
-        if not self._done.is_set():
-            running = asyncio._get_running_loop()
-            if running is self.loop:
-                assert self._future is not None
-                await asyncio.wait([self._future])  # never cancels the work itself
-            elif running is not None:
-                woken: asyncio.Future[None] = running.create_future()
-                self._on_done(lambda: _set_threadsafe(running, woken))
-                await woken
+        if self._done.is_set():
+            return self._outcome()
+        running = asyncio._get_running_loop()
+        if running is not None and running is self.loop:
+            assert self._driver is not None
+            await asyncio.wait([self._driver])  # never cancels the work itself
+        elif running is not None:
+            woken: asyncio.Future[None] = running.create_future()
+            self._on_done(lambda: _set_threadsafe(running, woken))
+            await woken
+        else:
+            event = anyio.Event()
+            if self._thread == threading.get_ident():  # the same trio run settles it
+                self._on_done(event.set)
             else:
-                event = anyio.Event()
                 token = anyio.lowlevel.current_token()
                 self._on_done(lambda: _run_threadsafe(event.set, token))
-                await event.wait()
+            await event.wait()
         return self._outcome()
-
-
-def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
-    return asyncio._get_running_loop() is loop
 
 
 def _set_threadsafe(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
@@ -213,31 +319,64 @@ def _run_threadsafe(callback: Callable[[], object], token: anyio.lowlevel.EventL
         anyio.from_thread.run_sync(callback, token=token)
 
 
+def _trio_running() -> bool:
+    trio = sys.modules.get("trio")
+    return trio is not None and bool(trio.lowlevel.in_trio_task())
+
+
 def start(work: Task | Tasks, *, thread_loop: bool = False) -> Handle:
-    """Schedule ``await work()`` and return its handle without waiting."""
-    if getattr(work, "running", False) or work.state is TaskState.RUNNING:
-        raise RuntimeError(f"{work.name} is already running; wait for it before starting it again")
+    """Schedule ``await work()`` and return its handle without waiting.
+
+    On the running asyncio loop, or the running trio run (as a system task, cancelled when the
+    run ends), else on the library's loop thread.
+    """
+    work._check_startable()
     running = None if thread_loop else asyncio._get_running_loop()
+    if running is None and not thread_loop and _trio_running():
+        return _start_trio(work)
     loop = running or loop_thread.loop
     handle = Handle(work, loop)
     _live.add(handle)
     _install_exit_hook()
     if running is not None:
-        handle._future = running.create_task(work())
-        handle._future.add_done_callback(handle._finished)
+        handle._thread = threading.get_ident()
+        handle._driver = running.create_task(handle._drive())
+        return handle
+    created = threading.Event()
+
+    def schedule() -> None:
+        handle._driver = loop.create_task(handle._drive())
+        created.set()
+
+    handle._thread = loop_thread.thread.ident if loop_thread.thread else None
+    if loop_thread.is_current():
+        schedule()
     else:
-        created = threading.Event()
+        loop.call_soon_threadsafe(schedule, context=_context_for_asyncio())
+        created.wait()
+    return handle
 
-        def schedule() -> None:
-            handle._future = loop.create_task(work())
-            handle._future.add_done_callback(handle._finished)
-            created.set()
 
-        if loop_thread.is_current():
-            schedule()
-        else:
-            loop.call_soon_threadsafe(schedule)
-            created.wait()
+def _context_for_asyncio() -> contextvars.Context:
+    """The caller's context (ipykernel's parent cell, the user's ContextVars) minus sniffio's
+    "trio", which would make anyio calls in work started from trio look for trio."""
+    context = contextvars.copy_context()
+    sniffio = sys.modules.get("sniffio")
+    if sniffio is not None and context.get(sniffio.current_async_library_cvar) is not None:
+        context.run(sniffio.current_async_library_cvar.set, None)
+    return context
+
+
+def _start_trio(work: Task | Tasks) -> Handle:
+    import trio
+
+    handle = Handle(work, None)
+    handle._thread = threading.get_ident()
+    handle._trio_token = trio.lowlevel.current_trio_token()
+    _live.add(handle)
+    trio.lowlevel.spawn_system_task(
+        handle._drive, name=f"backgrounder: {work.name}", context=contextvars.copy_context()
+    )
     return handle
 
 
@@ -250,39 +389,35 @@ def shutdown(timeout: float = 0.0, grace: float = 2.0) -> None:
     """Give unfinished background work ``timeout`` seconds, then cancel it and let it unwind.
 
     Run at interpreter exit (and by the notebook extension at kernel shutdown) so that
-    ``finally`` blocks run. Never raises; never waits more than about ``timeout + grace``.
+    ``finally`` blocks run. Never raises; never waits much more than ``timeout + 2 * grace``.
     """
-    handles = running_handles()
-    if not handles:
+    if not running_handles():
         return
-    _wait_all(handles, timeout)
+    _wait_all(running_handles(), timeout)
     for handle in running_handles():
-        handle.cancel()
+        with contextlib.suppress(Exception):
+            handle.cancel()
     _wait_all(running_handles(), grace)
     for handle in running_handles():  # still running: cancel the driving asyncio task itself
-        future = handle._future
-        if future is not None and not future.done():
-            with contextlib.suppress(Exception):
-                handle.loop.call_soon_threadsafe(future.cancel)
+        driver = handle._driver
+        if driver is not None and not driver.done():
+            handle._call_soon_threadsafe(driver.cancel)
     _wait_all(running_handles(), grace)
 
 
 def _wait_all(handles: list[Handle], timeout: float) -> None:
     if timeout <= 0 or not handles:
         return
-    import time
-
     deadline = time.monotonic() + timeout
     for handle in handles:
-        if handle.loop.is_running() and not _on_loop_thread(handle.loop):
-            handle._done.wait(max(0.0, deadline - time.monotonic()))
-        elif not handle.loop.is_closed() and not handle.loop.is_running():
-            # a stopped loop (a kernel shutting down): turn it until the work ends or time is up
-            future = handle._future
-            if future is not None:
-                with contextlib.suppress(Exception):
-                    remaining = max(0.0, deadline - time.monotonic())
-                    handle.loop.run_until_complete(asyncio.wait([future], timeout=remaining))
+        remaining = max(0.0, deadline - time.monotonic())
+        loop = handle.loop
+        with contextlib.suppress(Exception):
+            if loop is not None and not loop.is_running() and not loop.is_closed():
+                # a stopped loop (a kernel shutting down): turn it until the work ends
+                handle._turn(loop, remaining)
+            elif handle._thread != threading.get_ident():
+                handle._done.wait(remaining)
 
 
 def _install_exit_hook() -> None:
@@ -294,3 +429,7 @@ def _install_exit_hook() -> None:
 
 def _at_exit() -> None:
     shutdown(timeout=EXIT_TIMEOUT)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=loop_thread._forget)

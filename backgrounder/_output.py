@@ -54,6 +54,9 @@ class OutputBuffer:
             return self._chunks[0] if self._chunks else ""
 
 
+_routing = threading.local()
+
+
 class TaskStream(io.TextIOBase):
     """Stands in for ``sys.stdout``/``sys.stderr``: task text to the task, the rest through."""
 
@@ -63,9 +66,14 @@ class TaskStream(io.TextIOBase):
 
     def write(self, text: str) -> int:
         task = _context.current.get()
-        if task is None:
+        if task is None or getattr(_routing, "active", False):
             return self.original.write(text)
-        task._write_output(self.stream_name, text)
+        # a listener that prints while handling this task's OUTPUT event must not loop forever
+        _routing.active = True
+        try:
+            task._write_output(self.stream_name, text)
+        finally:
+            _routing.active = False
         return len(text)
 
     def flush(self) -> None:

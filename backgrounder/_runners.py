@@ -36,7 +36,7 @@ __all__ = ["CANCEL_GRACE", "Runner", "make_runner", "run_tasks"]
 # How long a cancelled run waits for its async tasks to unwind (their `finally` blocks)
 # before it gives up on the ones that ignore cancellation.
 CANCEL_GRACE = 5.0
-_PENDING, _FAILED = TaskState.PENDING, TaskState.FAILED
+_PENDING, _FAILED, _CANCELLED = TaskState.PENDING, TaskState.FAILED, TaskState.CANCELLED
 
 
 class Runner:
@@ -51,6 +51,7 @@ class Runner:
         task_timeout: float | None = None,
         timeout: float | None = None,
         fail_fast: bool = False,
+        stop_on_cancel: bool = False,
     ) -> None:
         self.tasks = tasks
         self.group = group
@@ -58,6 +59,8 @@ class Runner:
         self.task_timeout = task_timeout
         self.timeout = timeout
         self.fail_fast = fail_fast
+        self.stop_on_cancel = stop_on_cancel
+        self._checked = False
         self.cancelled = False
         self.timed_out = False
 
@@ -73,11 +76,28 @@ class Runner:
         self.timed_out = True
         self.cancel()
 
+    def check(self) -> None:
+        """Raise unless every task can run now: none twice, none held by another run."""
+        tasks = self.tasks
+        if len(tasks) > 1 and len(set(map(id, tasks))) != len(tasks):
+            twice = next(t for i, t in enumerate(tasks) if any(u is t for u in tasks[:i]))
+            raise ValueError(f"{twice!r} appears twice in one run; make a second Task instead")
+        for task in tasks:
+            task._check_startable()
+        self._checked = True
+
     def _prepare(self, on_finish: Callable[[Task], None]) -> None:
+        if not self._checked:
+            self.check()  # all or nothing: check before touching any task
         for task in self.tasks:
-            task._prepare(self.group, on_finish)
-            if task.timeout is None and self.task_timeout is not None:
-                task.timeout = self.task_timeout
+            task._prepare(self.group, on_finish, self.task_timeout)
+
+    def _should_stop(self, task: Task) -> bool:
+        """Whether ``task`` ending this way cancels the rest of the run."""
+        state = task._state
+        return (
+            (state is _FAILED and self.fail_fast) or (state is _CANCELLED and self.stop_on_cancel)
+        ) and not self.cancelled
 
 
 class AsyncioRunner(Runner):
@@ -92,6 +112,7 @@ class AsyncioRunner(Runner):
         self._active = 0
         self._done: asyncio.Future[None] | None = None
         self._aio_tasks: dict[asyncio.Task[None], asyncio.TimerHandle | None] = {}
+        self._sync_timers: dict[Task, asyncio.TimerHandle] = {}
 
     async def run(self) -> None:
         self._prepare(self._child_finished)
@@ -123,7 +144,11 @@ class AsyncioRunner(Runner):
         limit = self.limit
         while True:
             with self._lock:
-                if not self._pending or (limit is not None and self._active >= limit):
+                if (
+                    self.cancelled
+                    or not self._pending
+                    or (limit is not None and self._active >= limit)
+                ):
                     return
                 task = self._pending.popleft()
                 if task._state is not _PENDING:
@@ -139,8 +164,8 @@ class AsyncioRunner(Runner):
             else:
                 self._call_soon(partial(self._start_async, task))
             return
-        if task.timeout is not None:
-            self._call_soon(partial(self._loop.call_later, task.timeout, task._expire))
+        if task._timeout is not None:
+            self._call_soon(partial(self._arm, task))
         if task.executor is not None:
             submit_to_executor(task, self._context.copy())
         else:
@@ -152,13 +177,23 @@ class AsyncioRunner(Runner):
         aio_task = self._loop.create_task(task._run_async(asyncio.CancelledError))
         task._canceller = partial(self._call_soon, aio_task.cancel)
         timer = None
-        if task.timeout is not None:
-            timer = self._loop.call_later(task.timeout, task._expire)
+        if task._timeout is not None:
+            timer = self._loop.call_later(task._timeout, task._expire)
         self._aio_tasks[aio_task] = timer
         aio_task.add_done_callback(self._async_done)
 
     def _async_done(self, aio_task: asyncio.Task[None]) -> None:
         timer = self._aio_tasks.pop(aio_task, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _arm(self, task: Task) -> None:
+        """Start a sync task's timeout (on the loop), unless it already ended."""
+        if not task._state.finished and task._timeout is not None:
+            self._sync_timers[task] = self._loop.call_later(task._timeout, task._expire)
+
+    def _disarm(self, task: Task) -> None:
+        timer = self._sync_timers.pop(task, None)
         if timer is not None:
             timer.cancel()
 
@@ -169,8 +204,10 @@ class AsyncioRunner(Runner):
             if task._slot:
                 task._slot = False
                 self._active -= 1
-        if self.fail_fast and task._state is _FAILED and not self.cancelled:
+        if self._should_stop(task):
             self.cancel()
+        if task._timeout is not None and not task.is_async:
+            self._call_soon(partial(self._disarm, task))
         if last:
             self._call_soon(self._wake)
         elif self._pending:
@@ -234,8 +271,8 @@ class AnyioRunner(Runner):
         cancel_exc = anyio.get_cancelled_exc_class()
         with anyio.CancelScope() as scope:
             task._canceller = partial(self._call_soon, scope.cancel)
-            if task.timeout is not None:
-                deadline = scope.deadline = anyio.current_time() + task.timeout
+            if task._timeout is not None:
+                deadline = scope.deadline = anyio.current_time() + task._timeout
                 task._deadline_passed = lambda: anyio.current_time() >= deadline
             if task.is_async and task.executor is None:
                 await task._run_async(cancel_exc)
@@ -255,7 +292,7 @@ class AnyioRunner(Runner):
                 self._wakers.pop(task.id, None)
 
     def _child_finished(self, task: Task) -> None:
-        if self.fail_fast and task._state is _FAILED and not self.cancelled:
+        if self._should_stop(task):
             self.cancel()
         waker = self._wakers.pop(task.id, None)
         if waker is not None:

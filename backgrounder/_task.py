@@ -64,6 +64,7 @@ class Task:
         "_tb",
         "_thread_alive",
         "_timed_out",
+        "_timeout",
         "args",
         "executor",
         "func",
@@ -102,6 +103,7 @@ class Task:
         self._progress: tuple[float, float | None] | None = None
         self._cancel_requested = False
         self._timed_out = False
+        self._timeout = self.timeout
         self._canceller: Callable[[], None] | None = None
         self._deadline_passed: Callable[[], bool] | None = None
         self._on_finish: Callable[[Task], None] | None = None
@@ -260,13 +262,34 @@ class Task:
 
     # -- transitions: the only place where state changes ----------------------------------
 
-    def _prepare(self, group: Tasks | None, on_finish: Callable[[Task], None]) -> None:
-        if self._state is _RUNNING:
+    def _busy(self) -> bool:
+        """True while a run holds the task: queued in a group, or running."""
+        return self._state is _RUNNING or (self._on_finish is not None and not self._state.finished)
+
+    def _check_startable(self) -> None:
+        if self._busy():
             raise RuntimeError(f"{self!r} is already running; wait for it before running it again")
+
+    def _prepare(
+        self,
+        group: Tasks | None,
+        on_finish: Callable[[Task], None] | None,
+        timeout: float | None = None,
+    ) -> None:
+        self._check_startable()
         self._clear()
+        if timeout is not None and self._timeout is None:
+            self._timeout = timeout
         self.group = group
         self._on_finish = on_finish
         self._emit(EventKind.QUEUED)
+
+    def _cancel_unstarted(self, group: Tasks | None = None) -> None:
+        """A handle was cancelled before its run began: show this run as queued, then cancelled."""
+        if self._busy():
+            return
+        self._prepare(group, None)
+        self.cancel()
 
     def _begin(self) -> bool:
         with _transition:
@@ -304,8 +327,11 @@ class Task:
             and self._deadline_passed is not None
             and self._deadline_passed()
         )
+        self._cancel_requested = True  # a sync body still running sees cancelled() turn True
         if expired:
-            self._finish(_FAILED, exc=TimeoutError(f"{self.name} timed out after {self.timeout} s"))
+            self._finish(
+                _FAILED, exc=TimeoutError(f"{self.name} timed out after {self._timeout} s")
+            )
         else:
             self._finish(_CANCELLED)
 
@@ -383,11 +409,11 @@ class Task:
                     f"{self.name} returned a coroutine: declare it `async def` to have it awaited"
                 )
         except BaseException as exc:
+            self._thread_alive = False  # before _finish, which wakes whoever waits
             self._finish(_CANCELLED if self._cancel_requested else _FAILED, exc=exc)
         else:
-            self._finish(_CANCELLED if self._cancel_requested else _DONE, result)
-        finally:
             self._thread_alive = False
+            self._finish(_CANCELLED if self._cancel_requested else _DONE, result)
 
 
 def _check_timeout(timeout: object) -> float:

@@ -9,6 +9,7 @@ lock-free for our purposes) so a group of thousands of tiny functions costs litt
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from queue import SimpleQueue
@@ -56,5 +57,11 @@ class WorkerThreads:
             del job
             self._idle.release()
 
+    def _forget(self) -> None:
+        """After ``fork()`` the threads are gone from the child: start new ones as needed."""
+        self.__init__(self.max_threads, self._name)  # type: ignore[misc]
+
 
 worker_threads = WorkerThreads()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=worker_threads._forget)

@@ -5,15 +5,22 @@ from __future__ import annotations
 import functools
 import inspect
 import reprlib
+import types
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 __all__ = ["callable_name", "check_task", "safe_repr"]
 
 # Binding depends only on the callable, how many positional arguments and which keyword
-# names: remember the verdicts so that building 100,000 tasks costs one bind per shape.
-_verdicts: dict[tuple[Any, ...], tuple[bool, str | None]] = {}
-_MAX_VERDICTS = 2048
+# names: remember the verdicts so that building 100,000 tasks costs one bind per shape
+# (inspect.signature + bind is about 10 us). Only plain functions are remembered, weakly, so
+# that no lambda, bound method or callable object (and what it holds) is kept alive by us.
+_Verdict = tuple[bool, str | None]
+_verdicts: weakref.WeakKeyDictionary[Callable[..., Any], dict[tuple[Any, ...], _Verdict]] = (
+    weakref.WeakKeyDictionary()
+)
+_MAX_SHAPES = 64
 
 _repr = reprlib.Repr()
 _repr.maxstring = 40
@@ -49,17 +56,23 @@ def is_async_callable(func: object) -> bool:
 
 def check_task(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     """Raise TypeError unless ``func(*args, **kwargs)`` can run as a task; True if async."""
-    key: tuple[Any, ...] | None = (func, len(args), *kwargs)
-    try:
-        verdict = _verdicts.get(key)  # type: ignore[arg-type]
-    except TypeError:  # an unhashable callable: check it every time
-        key, verdict = None, None
-    if verdict is None:
+    kind = type(func)
+    if kind is types.FunctionType or (
+        kind is types.MethodType and type(func.__func__) is types.FunctionType  # type: ignore[attr-defined]
+    ):
+        plain = func if kind is types.FunctionType else func.__func__  # type: ignore[attr-defined]
+        shapes = _verdicts.get(plain)
+        if shapes is None:
+            shapes = _verdicts[plain] = {}
+        key = (kind is types.MethodType, len(args), *kwargs)
+        verdict = shapes.get(key)
+        if verdict is None:
+            verdict = _judge(func, len(args), tuple(kwargs))
+            if len(shapes) >= _MAX_SHAPES:
+                shapes.clear()
+            shapes[key] = verdict
+    else:
         verdict = _judge(func, len(args), tuple(kwargs))
-        if key is not None:
-            if len(_verdicts) >= _MAX_VERDICTS:
-                _verdicts.clear()
-            _verdicts[key] = verdict
     is_async, problem = verdict
     if problem is not None:
         raise TypeError(problem)
@@ -67,11 +80,17 @@ def check_task(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str
 
 
 def _judge(func: Any, nargs: int, keywords: tuple[str, ...]) -> tuple[bool, str | None]:
-    if inspect.iscoroutine(func) or inspect.isawaitable(func):
+    if inspect.iscoroutine(func):
         name = getattr(func, "__qualname__", type(func).__name__)
+        func.close()  # it will never run: spare the user a "never awaited" RuntimeWarning
         return False, (
             f"a task needs a function, but got the coroutine object {name}(...): "
-            f"pass {name} and its arguments separately, e.g. Task({name}, x) not Task({name}(x))"
+            f"did you mean Task({name}, ...) instead of Task({name}(...))?"
+        )
+    if inspect.isawaitable(func) and not callable(func):
+        return False, (
+            f"a task needs a function, but got the awaitable {type(func).__name__} object: "
+            f"await it directly, or pass the function that makes it"
         )
     if not callable(func):
         return False, f"a task needs a callable, got {type(func).__name__} {safe_repr(func)}"

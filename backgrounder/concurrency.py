@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -29,14 +31,47 @@ def run_sync(coroutine: Coroutine[Any, Any, T], timeout: float | None = None) ->
     With no running loop in this thread it uses ``asyncio.run``. Inside a running loop (sync
     code called from async code, a notebook cell) it runs the coroutine on the library's loop
     thread and blocks until done, so it must not need objects bound to the caller's loop.
-    Errors raised by the coroutine propagate unchanged.
+    Errors raised by the coroutine propagate unchanged; past ``timeout`` seconds the coroutine
+    is cancelled and ``TimeoutError`` raised.
     """
     if not asyncio.iscoroutine(coroutine):
-        raise TypeError(f"run_sync() takes a coroutine object, got {type(coroutine).__name__}")
+        raise TypeError(
+            f"run_sync() takes a coroutine object, got {type(coroutine).__name__}; "
+            f"call the async function first: run_sync(f(x)), not run_sync(f)"
+        )
     if asyncio._get_running_loop() is None:
-        return asyncio.run(coroutine)
+        return asyncio.run(_bounded(coroutine, timeout))
+    if loop_thread.is_current():  # blocking the library's loop on itself would never return
+        return _run_in_new_thread(_bounded(coroutine, timeout))
     future = asyncio.run_coroutine_threadsafe(coroutine, loop_thread.loop)
-    return future.result(timeout)
+    try:
+        return future.result(timeout)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        raise TimeoutError(f"run_sync() timed out after {timeout} s") from None
+
+
+async def _bounded(coroutine: Coroutine[Any, Any, T], timeout: float | None) -> T:
+    if timeout is None:
+        return await coroutine
+    try:
+        return await asyncio.wait_for(coroutine, timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"run_sync() timed out after {timeout} s") from None
+
+
+def _run_in_new_thread(coroutine: Coroutine[Any, Any, T]) -> T:
+    outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def main() -> None:
+        try:
+            outcome.set_result(asyncio.run(coroutine))
+        except BaseException as exc:
+            outcome.set_exception(exc)
+
+    thread = threading.Thread(target=main, name="backgrounder-run-sync", daemon=True)
+    thread.start()
+    return outcome.result()
 
 
 async def run_in_threadpool(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
