@@ -1,4 +1,8 @@
-"""The IPython extension: magics, live status tables, per-task output capture."""
+"""The IPython extension: magics, live status tables, per-task output capture.
+
+``%load_ext backgrounder`` calls :func:`load_ipython_extension`. Nothing here runs at import:
+IPython and ipywidgets are imported only when the extension is loaded.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,53 @@ from typing import Any
 
 __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
+_loaded: dict[int, Any] = {}  # id(shell) -> what load installed, for unload
+
 
 def load_ipython_extension(ipython: Any) -> None:
-    raise NotImplementedError("the notebook extension is being built (issue 3)")
+    """Register the magics, the displays of Task/Tasks/Handle and per-task output capture.
+
+    Loading twice is harmless: the second load does nothing.
+    """
+    if id(ipython) in _loaded:
+        return
+    from .._group import Tasks
+    from .._handle import Handle
+    from .._output import capture_output
+    from .._task import Task
+    from .history import History
+    from .kernel import Session
+    from .magics import BackgroundMagics
+
+    session = Session(ipython)
+    history = History()
+    history.start()
+    session.install()
+    magics = BackgroundMagics(ipython, session, history)
+    ipython.register_magics(magics)
+    formatter = ipython.display_formatter.mimebundle_formatter
+    previous = {cls: formatter.for_type(cls, session.bundle) for cls in (Task, Tasks, Handle)}
+    capture_output()
+    _loaded[id(ipython)] = (session, history, magics, previous)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    raise NotImplementedError("the notebook extension is being built (issue 3)")
+    """Remove the magics, displays and output capture; running work and live tables go on."""
+    state = _loaded.pop(id(ipython), None)
+    if state is None:
+        return
+    from .._output import release_output
+
+    session, history, magics, previous = state
+    release_output()
+    formatter = ipython.display_formatter.mimebundle_formatter
+    for cls, old in previous.items():
+        formatter.pop(cls, None)
+        if old is not None:
+            formatter.for_type(cls, old)
+    registry = ipython.magics_manager.magics
+    for kind, names in magics.magics.items():
+        for name in names:
+            registry[kind].pop(name, None)
+    session.uninstall()
+    history.stop()

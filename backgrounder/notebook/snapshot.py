@@ -1,0 +1,426 @@
+"""Immutable snapshots of tasks and groups: what every view (widget, text, HTML) draws from.
+
+Views never read a live ``Task`` while drawing: they take a snapshot (cheap, bounded) and
+render it, so a task that changes state mid-draw cannot produce a torn row. A ``Tracker``
+keeps per-state counts and the bounded window of rows up to date from events, so that a
+100,000-task group costs one short update per event and a 50-row snapshot per redraw.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback as tb_module
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .._events import Listener, TaskEvent, subscribe
+from .._state import TaskState
+from .._task import Task
+from .._validate import safe_repr
+
+if TYPE_CHECKING:
+    from .._group import Tasks
+
+__all__ = [
+    "OUTPUT_TAIL",
+    "WINDOW",
+    "GroupSnapshot",
+    "GroupSource",
+    "LooseSource",
+    "RowSnapshot",
+    "Tracker",
+    "error_line",
+    "short_repr",
+    "snapshot_task",
+]
+
+WINDOW = 50  # rows shown at most for one group; the rest are summarised by the counts
+OUTPUT_TAIL = 4_000  # characters of a task's output shown in its row (the tail)
+_PENDING, _RUNNING, _DONE, _FAILED, _CANCELLED = TaskState
+
+
+def short_repr(value: object, limit: int = 80) -> str:
+    """A one-line repr for a preview; never raises, never longer than ``limit``."""
+    text = safe_repr(value).replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def error_line(exc: BaseException | None, limit: int = 200) -> str | None:
+    """``TypeName: message`` on one line, like the last line of a traceback."""
+    if exc is None:
+        return None
+    try:
+        message = str(exc)
+    except Exception:
+        message = "(str() of the exception failed)"
+    name = type(exc).__name__
+    text = f"{name}: {message}" if message else name
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class RowSnapshot:
+    """One task as a view shows it."""
+
+    id: int
+    name: str
+    state: TaskState
+    elapsed: float | None
+    progress: tuple[float, float | None] | None
+    result: str | None  # short repr of the result, once done
+    error: str | None  # one line, once failed
+    traceback: str | None
+    output: str  # the tail of what the task printed
+    output_dropped: int  # characters not shown before ``output``
+    cancel_requested: bool
+    task: Task | None = field(default=None, compare=False, repr=False)  # for buttons only
+
+    @property
+    def has_details(self) -> bool:
+        return bool(self.traceback or self.output or self.output_dropped)
+
+
+@dataclass(frozen=True)
+class GroupSnapshot:
+    """A group (or a list of loose tasks) as a view shows it: counts and a window of rows."""
+
+    name: str
+    state: TaskState
+    elapsed: float | None
+    total: int
+    counts: dict[TaskState, int]
+    rows: tuple[RowSnapshot, ...]
+    kind: str = "group"  # "group", "sequence" or "tasks"
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def hidden(self) -> int:
+        """How many tasks the window leaves out."""
+        return self.total - len(self.rows)
+
+    @property
+    def finished(self) -> int:
+        return self.counts[_DONE] + self.counts[_FAILED] + self.counts[_CANCELLED]
+
+
+_tb_cache: OrderedDict[int, tuple[BaseException, str]] = OrderedDict()
+_tb_lock = threading.Lock()
+
+
+def _traceback(task: Task, exc: BaseException) -> str:
+    """The task's formatted traceback, formatted once per exception (redraws repeat it)."""
+    with _tb_lock:
+        hit = _tb_cache.get(task.id)
+        if hit is not None and hit[0] is exc:
+            return hit[1]
+    try:
+        text = task.traceback or ""
+    except Exception:
+        text = "".join(tb_module.format_exception_only(type(exc), exc))
+    with _tb_lock:
+        _tb_cache[task.id] = (exc, text)
+        while len(_tb_cache) > 500:
+            _tb_cache.popitem(last=False)
+    return text
+
+
+def snapshot_task(task: Task) -> RowSnapshot:
+    """Read one task once; safe from any thread, never raises for a task's odd values."""
+    state = task.state
+    exc = task.exception if state is _FAILED else None
+    output = task.output
+    dropped = task.output_dropped
+    if len(output) > OUTPUT_TAIL:
+        dropped += len(output) - OUTPUT_TAIL
+        output = output[-OUTPUT_TAIL:]
+    return RowSnapshot(
+        id=task.id,
+        name=task.name,
+        state=state,
+        elapsed=task.elapsed,
+        progress=task.progress,
+        result=short_repr(task.result) if state is _DONE else None,
+        error=error_line(exc),
+        traceback=_traceback(task, exc) if exc is not None else None,
+        output=output,
+        output_dropped=dropped,
+        cancel_requested=task.cancel_requested,
+        task=task,
+    )
+
+
+class Tracker:
+    """Per-state counts and the candidates for the row window, kept up to date from events.
+
+    ``update(task)`` may be called from any thread; it reads the task's state under a lock,
+    so whatever order events arrive in, the last update sees the latest state.
+    """
+
+    def __init__(self, tasks: Sequence[Task] = (), window: int = WINDOW) -> None:
+        self.window = window
+        self._lock = threading.Lock()
+        self._tasks: Sequence[Task] = ()
+        self.rescan(tasks)
+
+    def rescan(self, tasks: Sequence[Task]) -> None:
+        """Start again from the tasks' current states (a group restarted, a view was made)."""
+        with self._lock:
+            self._tasks = tasks
+            self._index: dict[int, int] = {task.id: i for i, task in enumerate(tasks)}
+            self._known: dict[int, TaskState] = {}
+            self._counts = dict.fromkeys(TaskState, 0)
+            self._running: dict[int, Task] = {}
+            self._failed: OrderedDict[int, Task] = OrderedDict()
+            self._recent: OrderedDict[int, Task] = OrderedDict()
+            self._cursor = 0
+            for task in tasks:
+                self._apply(task)
+
+    def add(self, task: Task) -> None:
+        """Track one more task (a loose list grows)."""
+        with self._lock:
+            if task.id in self._index:
+                return
+            self._index[task.id] = len(self._index)
+            if isinstance(self._tasks, list):
+                self._tasks.append(task)
+            else:
+                self._tasks = [*self._tasks, task]
+            self._apply(task)
+
+    def update(self, task: Task) -> None:
+        with self._lock:
+            if task.id in self._index:
+                self._apply(task)
+
+    def _apply(self, task: Task) -> None:
+        new = task.state
+        old = self._known.get(task.id)
+        if old is new:
+            return
+        if old is not None:
+            self._counts[old] -= 1
+        self._counts[new] += 1
+        self._known[task.id] = new
+        tid = task.id
+        if old is _RUNNING:
+            self._running.pop(tid, None)
+        elif old is _FAILED:
+            self._failed.pop(tid, None)
+        elif old is not None and old.finished:
+            self._recent.pop(tid, None)
+        if new is _RUNNING:
+            self._running[tid] = task
+        elif new is _FAILED:
+            self._failed[tid] = task
+            while len(self._failed) > self.window:
+                self._failed.popitem(last=False)
+        elif new.finished:
+            self._recent[tid] = task
+            while len(self._recent) > self.window:
+                self._recent.popitem(last=False)
+        elif new is _PENDING:
+            index = self._index.get(tid, 0)
+            if index < self._cursor:
+                self._cursor = index
+
+    @property
+    def total(self) -> int:
+        return len(self._index)
+
+    def counts(self) -> dict[TaskState, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def running(self) -> list[Task]:
+        with self._lock:
+            return list(self._running.values())
+
+    def select(self) -> list[Task]:
+        """The tasks to show: all in order if they fit, else running, failed, recent, pending."""
+        with self._lock:
+            tasks = self._tasks
+            if len(tasks) <= self.window:
+                return list(tasks)
+            room = self.window
+            chosen: list[Task] = list(self._running.values())[:room]
+            room -= len(chosen)
+            if room > 0:
+                failed = list(self._failed.values())[-room:]
+                chosen += reversed(failed)
+                room -= len(failed)
+            if room > 0:
+                recent = list(self._recent.values())[-room:]
+                chosen += reversed(recent)
+                room -= len(recent)
+            if room > 0:
+                # the next pending tasks in order; the cursor skips those that have started
+                while self._cursor < len(tasks) and tasks[self._cursor].state is not _PENDING:
+                    self._cursor += 1
+                i = self._cursor
+                while room > 0 and i < len(tasks):
+                    if tasks[i].state is _PENDING:
+                        chosen.append(tasks[i])
+                        room -= 1
+                    i += 1
+            return chosen
+
+
+def group_state(counts: dict[TaskState, int]) -> TaskState:
+    """The state of a list of loose tasks, from their counts."""
+    if counts[_RUNNING]:
+        return _RUNNING
+    if counts[_PENDING]:
+        started = counts[_DONE] + counts[_FAILED] + counts[_CANCELLED]
+        return _RUNNING if started else _PENDING
+    if counts[_FAILED]:
+        return _FAILED
+    if counts[_CANCELLED]:
+        return _CANCELLED
+    return _DONE
+
+
+class GroupSource:
+    """A ``Tasks`` group as a view's source: its snapshot, its events, Cancel all."""
+
+    def __init__(self, group: Tasks, window: int = WINDOW) -> None:
+        self.group = group
+        self.tracker = Tracker(group.tasks, window)
+
+    @property
+    def name(self) -> str:
+        return self.group.name
+
+    @property
+    def ended(self) -> bool:
+        return self.group.state.finished
+
+    def update(self, event: TaskEvent) -> None:
+        """Fold one event into the tracker (any thread)."""
+        item = event.task
+        if isinstance(item, Task):
+            self.tracker.update(item)
+        else:  # the group started or finished: re-read every task once
+            self.tracker.rescan(self.group.tasks)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        return self.group.subscribe(listener)
+
+    def cancel(self) -> None:
+        self.group.cancel()
+
+    def snapshot(self) -> GroupSnapshot:
+        group = self.group
+        rows = tuple(snapshot_task(task) for task in self.tracker.select())
+        exc = group.exception
+        return GroupSnapshot(
+            name=group.name,
+            state=group.state,
+            elapsed=group.elapsed,
+            total=self.tracker.total,
+            counts=self.tracker.counts(),
+            rows=rows,
+            kind="group" if group.as_group else "sequence",
+            error=error_line(exc) if group.state is _FAILED else None,
+        )
+
+
+class LooseSource:
+    """Tasks run one by one (``%background``, ``task.start()``) shown as one table."""
+
+    def __init__(self, name: str, tasks: Sequence[Task] = (), window: int = WINDOW) -> None:
+        self.name = name
+        self.tracker = Tracker(list(tasks), window)
+        self._listeners: list[Listener] = []
+
+    @property
+    def tasks(self) -> list[Task]:
+        return list(self.tracker._tasks)
+
+    @property
+    def ended(self) -> bool:
+        counts = self.tracker.counts()
+        return not counts[_PENDING] and not counts[_RUNNING]
+
+    def add(self, task: Task) -> None:
+        self.tracker.add(task)
+        for listener in self._listeners:
+            _routes.add(task.id, listener)
+
+    def update(self, event: TaskEvent) -> None:
+        if isinstance(event.task, Task):
+            self.tracker.update(event.task)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        for task in self.tasks:
+            _routes.add(task.id, listener)
+
+        def unsubscribe() -> None:
+            self._listeners.remove(listener)
+            for task in self.tasks:
+                _routes.remove(task.id, listener)
+
+        return unsubscribe
+
+    def cancel(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+
+    def snapshot(self) -> GroupSnapshot:
+        counts = self.tracker.counts()
+        rows = tuple(snapshot_task(task) for task in self.tracker.select())
+        tasks = self.tasks
+        starts = [t._t_start for t in tasks if t._t_start is not None]
+        elapsed = None
+        if starts:
+            ends = [t._t_end for t in tasks if t._t_end is not None]
+            still = counts[_RUNNING] or counts[_PENDING]
+            last = max(ends) if ends and not still else time.monotonic()
+            elapsed = last - min(starts)
+        return GroupSnapshot(
+            name=self.name,
+            state=group_state(counts),
+            elapsed=elapsed,
+            total=self.tracker.total,
+            counts=counts,
+            rows=rows,
+            kind="tasks",
+        )
+
+
+class _Routes:
+    """Events of loose tasks reach their views through one global subscription."""
+
+    def __init__(self) -> None:
+        self._by_task: dict[int, tuple[Listener, ...]] = {}
+        self._unsubscribe: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, task_id: int, listener: Listener) -> None:
+        with self._lock:
+            self._by_task[task_id] = (*self._by_task.get(task_id, ()), listener)
+            if self._unsubscribe is None:
+                self._unsubscribe = subscribe(self._dispatch)
+
+    def remove(self, task_id: int, listener: Listener) -> None:
+        with self._lock:
+            left = tuple(item for item in self._by_task.get(task_id, ()) if item is not listener)
+            if left:
+                self._by_task[task_id] = left
+            else:
+                self._by_task.pop(task_id, None)
+
+    def _dispatch(self, event: TaskEvent) -> None:
+        task = event.task
+        if isinstance(task, Task):
+            for listener in self._by_task.get(task.id, ()):
+                listener(event)
+
+
+_routes = _Routes()

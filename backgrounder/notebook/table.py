@@ -1,0 +1,383 @@
+"""The live status table: one ipywidgets view per group, redrawn from snapshots by one writer.
+
+Events (from any thread) only fold into the source's tracker and mark the table dirty. One
+writer, a timer on the library's loop thread, redraws at most ``INTERVAL`` apart and sends
+only the widget values that changed, within a message budget: IOPub drops messages past
+about 1,000 queued and jupyter_server allows 1,000/s (DESIGN.md), so the budget, not the
+number of tasks, bounds what a table sends. The loop thread keeps turning while a sync cell
+blocks the kernel's loop, so the table stays live then too. Comm sends are thread-safe;
+traitlets are not, hence a single writer per widget.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as w
+
+from .._events import EventKind, TaskEvent
+from .._handle import loop_thread
+from .._state import TaskState
+from .._task import Task
+from .render import group_html, group_text, header_html, row_detail_html, row_html
+from .snapshot import GroupSnapshot, GroupSource, LooseSource, RowSnapshot
+
+__all__ = ["BURST", "INTERVAL", "RATE", "LiveTable"]
+
+INTERVAL = 0.1  # seconds between redraws at most (~10 per second)
+RATE = 10.0  # widget updates per second a table may send on average...
+BURST = 10.0  # ...and at once
+HEADER_EVERY = 0.3  # the header (counts, elapsed) is resent at most this often while live
+ELAPSED_EVERY = 1.0  # a running table with nothing else new redraws this often (elapsed)
+_log = logging.getLogger("backgrounder")
+_RUNNING = TaskState.RUNNING
+
+Source = GroupSource | LooseSource
+
+
+class _Shared:
+    """Layouts and styles shared by every row: one comm each instead of one per widget."""
+
+    def __init__(self) -> None:
+        self.row_layout = w.Layout(width="auto", overflow="hidden")
+        self.button_layout = w.Layout(width="auto", height="24px")
+        self.html_style = w.HTMLStyle()
+        self.button_style = w.ButtonStyle()
+        self.toggle_style = w.ToggleButtonStyle()
+
+
+class _Slot:
+    """One row of the grid: the row's HTML, a details toggle and a Cancel button."""
+
+    def __init__(self, table: LiveTable, shared: _Shared, row: RowSnapshot) -> None:
+        self.task = row.task
+        self.state: TaskState | None = row.state
+        self.sent_at = 0.0
+        self.html = w.HTML(value=row_html(row), layout=shared.row_layout, style=shared.html_style)
+        self.details = w.ToggleButton(
+            value=False,
+            description="details",
+            tooltip="traceback and output",
+            icon="list",
+            disabled=not row.has_details,
+            layout=shared.button_layout,
+            style=shared.toggle_style,
+        )
+        self.cancel = w.Button(
+            description="Cancel",
+            tooltip="cancel this task",
+            icon="stop",
+            disabled=row.state.finished,
+            layout=shared.button_layout,
+            style=shared.button_style,
+        )
+        self.details.observe(self._toggled, names="value")
+        self.cancel.on_click(self._clicked)
+        self._table = table
+
+    def widgets(self) -> list[w.Widget]:
+        return [self.html, self.details, self.cancel]
+
+    # Frontend callbacks run on the kernel's main thread: they act and mark dirty, never draw.
+    def _toggled(self, change: dict[str, Any]) -> None:
+        task = self.task
+        if task is not None:
+            self._table._expanded[task.id] = bool(change["new"])
+            self._table.mark_dirty()
+
+    def _clicked(self, _: object) -> None:
+        task = self.task
+        if task is not None:
+            task.cancel()
+            self._table.mark_dirty()
+
+
+class LiveTable:
+    """A live table for a ``Tasks`` group or a list of loose tasks (see ``table_for``)."""
+
+    def __init__(self, source: Source, *, loop: Any = None) -> None:
+        self.source = source
+        self.messages = 0  # widget updates sent by the writer (what the budget counts)
+        self.source_object: object = None
+        self._loop = loop
+        self._expanded: dict[int, bool] = {}
+        self._dirty = False
+        self._armed = False
+        self._final = False
+        self._timer: Any = None
+        self._timer_at = 0.0
+        self._last_tick = 0.0
+        self._header_at = 0.0
+        self._tokens = BURST
+        self._refilled = time.monotonic()
+        self._idle = threading.Event()
+        self._displays: list[tuple[Any, contextvars.Context]] = []
+        self._reported = False
+
+        snap = source.snapshot()
+        self._shared = _Shared()
+        self.header = w.HTML(value=header_html(snap), layout=w.Layout(flex="1 1 auto"))
+        self.cancel_all = w.Button(
+            description="Cancel all",
+            icon="stop",
+            tooltip="cancel every unfinished task of this table",
+            disabled=snap.state.finished,
+            layout=w.Layout(width="auto"),
+        )
+        self.cancel_all.on_click(self._cancel_all)
+        self._slots = [_Slot(self, self._shared, row) for row in snap.rows]
+        self.grid = w.GridBox(
+            [widget for slot in self._slots for widget in slot.widgets()],
+            layout=w.Layout(grid_template_columns="minmax(0, 1fr) auto auto", grid_gap="0 6px"),
+        )
+        self.widget = w.VBox(
+            [w.HBox([self.header, self.cancel_all], layout=w.Layout(width="100%")), self.grid]
+        )
+        if not source.ended:
+            self._idle.clear()
+        else:
+            self._idle.set()
+        self._unsubscribe = source.subscribe(self._on_event)
+        if snap.state is _RUNNING:
+            self.mark_dirty()
+
+    # -- what the extension uses -------------------------------------------------------------
+
+    @property
+    def loop(self) -> Any:
+        if self._loop is None:
+            self._loop = loop_thread.loop
+        return self._loop
+
+    def snapshot(self) -> GroupSnapshot:
+        return self.source.snapshot()
+
+    def add(self, task: Task) -> None:
+        """Show one more loose task (``%background --group``)."""
+        if isinstance(self.source, LooseSource):
+            self.source.add(task)
+            self._idle.clear()
+            self.mark_dirty()
+
+    def display(self) -> None:
+        """Show the table in the current cell (call on the kernel's main thread)."""
+        from IPython.display import display
+
+        handle = display(self, display_id=True)
+        if handle is not None:
+            self._displays.append((handle, contextvars.copy_context()))
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until the work ended and the final redraw was sent (tests, benchmarks)."""
+        return self._idle.wait(timeout)
+
+    def close(self) -> None:
+        """Stop listening and close the widgets."""
+        self._unsubscribe()
+        for slot in self._slots:
+            for widget in slot.widgets():
+                widget.close()
+        for widget in (self.header, self.cancel_all, self.grid, self.widget):
+            widget.close()
+
+    def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
+        snap = self.source.snapshot()
+        bundle: dict[str, Any] = dict(self.widget._repr_mimebundle_() or {})
+        bundle["text/plain"] = group_text(snap)
+        bundle["text/html"] = group_html(snap)
+        return bundle
+
+    # -- events (any thread) -------------------------------------------------------------------
+
+    def _on_event(self, event: TaskEvent) -> None:
+        self.source.update(event)
+        if event.kind is EventKind.FINISHED and (
+            not isinstance(event.task, Task) or isinstance(self.source, LooseSource)
+        ):
+            if self.source.ended:
+                self._final = True
+        elif event.kind is EventKind.STARTED and not isinstance(event.task, Task):
+            self._idle.clear()
+        self.mark_dirty()
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+        if not self._armed:
+            self._armed = True
+            try:
+                self.loop.call_soon_threadsafe(self._arm)
+            except RuntimeError:  # the loop is closed (interpreter exit)
+                pass
+
+    def _cancel_all(self, _: object) -> None:
+        self.source.cancel()
+        self.mark_dirty()
+
+    # -- the writer (the loop thread only) -----------------------------------------------------
+
+    def _arm(self, delay: float | None = None) -> None:
+        now = time.monotonic()
+        at = now + delay if delay is not None else max(now, self._last_tick + INTERVAL)
+        if self._timer is not None:
+            if self._timer_at <= at:
+                return
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self.loop.call_later(at - now, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._dirty = False
+        final = self._final
+        self._final = False
+        try:
+            pending = self._redraw(final)
+        except Exception:
+            pending = False
+            if not self._reported:
+                self._reported = True
+                _log.exception("backgrounder: the status table failed to redraw")
+        self._last_tick = time.monotonic()
+        if final and not pending:
+            self._update_displays()
+            if self.source.ended:
+                self._idle.set()
+        if pending or self._dirty:
+            self._arm()
+            return
+        self._armed = False
+        if self._dirty:  # an event came in between: it saw _armed True and left it to us
+            self._armed = True
+            self._arm()
+        elif not self.source.ended and self.source.tracker.counts()[_RUNNING]:
+            self._arm(ELAPSED_EVERY)  # keep elapsed times moving; an event brings it forward
+
+    def _refill(self, now: float) -> None:
+        self._tokens = min(BURST, self._tokens + (now - self._refilled) * RATE)
+        self._refilled = now
+
+    def _redraw(self, final: bool) -> bool:
+        """Send what changed since the last redraw; True if the budget left changes unsent."""
+        now = time.monotonic()
+        self._refill(now)
+        snap = self.source.snapshot()
+        changes: list[tuple[int, float, Callable[[], None]]] = []
+        header = header_html(snap)
+        if header != self.header.value:
+            if final or now - self._header_at >= HEADER_EVERY:
+                changes.append((0, 0.0, lambda: self._set_header(header, now)))
+            else:
+                changes.append((9, 0.0, lambda: None))  # not yet: keep the ticker going
+        ended = snap.state.finished
+        if self.cancel_all.disabled != ended:
+            changes.append((0, 0.0, lambda: setattr(self.cancel_all, "disabled", ended)))
+        if len(self._slots) < len(snap.rows):
+            changes.append((1, 0.0, lambda: self._fill_slots(snap)))
+        for slot, row in zip(self._slots, snap.rows, strict=False):
+            changes.extend(self._slot_changes(slot, row, now))
+        for slot in self._slots[len(snap.rows) :]:
+            if slot.task is not None:
+                changes.append((1, 0.0, lambda slot=slot: self._clear_slot(slot)))
+        changes.sort(key=lambda change: change[:2])
+        for priority, _, apply in changes:
+            if priority == 9:
+                return True
+            if not final and self._tokens < 1:
+                return True
+            apply()
+        return False
+
+    def _set_header(self, value: str, now: float) -> None:
+        self._header_at = now
+        self._send(self.header, "value", value)
+
+    def _slot_changes(
+        self, slot: _Slot, row: RowSnapshot, now: float
+    ) -> list[tuple[int, float, Callable[[], None]]]:
+        moved = slot.task is not row.task
+        expanded = self._expanded.get(row.id, False)
+        value = row_html(row) + (row_detail_html(row) if expanded else "")
+        no_details = not row.has_details
+        finished = row.state.finished
+        if not (
+            moved
+            or slot.state is not row.state
+            or slot.html.value != value
+            or slot.details.disabled != no_details
+            or slot.cancel.disabled != finished
+        ):
+            return []
+
+        def apply() -> None:
+            slot.task, slot.state, slot.sent_at = row.task, row.state, now
+            if moved and slot.details.value != expanded:
+                self._send(slot.details, "value", expanded)
+            if slot.html.value != value:
+                self._send(slot.html, "value", value)
+            if slot.details.disabled != no_details:
+                self._send(slot.details, "disabled", no_details)
+            if slot.cancel.disabled != finished:
+                self._send(slot.cancel, "disabled", finished)
+
+        priority = 1 if moved or slot.state is not row.state else 2
+        return [(priority, slot.sent_at, apply)]
+
+    def _clear_slot(self, slot: _Slot) -> None:
+        slot.task = slot.state = None
+        self._send(slot.html, "value", "")
+        if not slot.cancel.disabled:
+            self._send(slot.cancel, "disabled", True)
+        if not slot.details.disabled:
+            self._send(slot.details, "disabled", True)
+
+    def _fill_slots(self, snap: GroupSnapshot) -> None:
+        """Add the slots new rows need (once each; slots are reused as the window moves)."""
+        rows = snap.rows[len(self._slots) :]
+        if not rows:
+            return
+        self._slots += [_Slot(self, self._shared, row) for row in rows]
+        self.messages += 3 * len(rows)  # their comm_open messages
+        self._tokens -= len(rows)
+        self._send(self.grid, "children", [x for slot in self._slots for x in slot.widgets()])
+
+    def _send(self, widget: w.Widget, name: str, value: object) -> None:
+        setattr(widget, name, value)
+        self.messages += 1
+        self._tokens -= 1
+
+    def _update_displays(self) -> None:
+        """Refresh the static HTML kept with each display, for notebooks saved without state."""
+        for handle, context in self._displays:
+            try:
+                context.run(handle.update, self)
+            except Exception:
+                _log.debug("backgrounder: could not update a table display", exc_info=True)
+
+
+_tables: dict[int, LiveTable] = {}
+_tables_lock = threading.Lock()
+
+
+def table_for(work: Any) -> LiveTable:
+    """The one live table of a ``Tasks`` group or a ``Task`` (created on first use)."""
+    from .._group import Tasks
+
+    key = id(work)
+    with _tables_lock:
+        table = _tables.get(key)
+        if table is not None and table.source_object is work:
+            return table
+        if isinstance(work, Tasks):
+            table = LiveTable(GroupSource(work))
+        elif isinstance(work, Task):
+            table = LiveTable(LooseSource(work.name, [work]))
+        else:
+            raise TypeError(f"no table for {type(work).__name__}")
+        table.source_object = work
+        _tables[key] = table
+        return table
