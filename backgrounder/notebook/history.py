@@ -53,7 +53,9 @@ class History:
 
     def cancel_all(self) -> int:
         """Cancel every unfinished task; how many were asked to stop."""
-        return sum(task.cancel() for task in self.tasks())
+        from .snapshot import cancel_task
+
+        return sum(cancel_task(task) for task in self.tasks())
 
     def clear(self) -> int:
         """Forget the finished tasks; how many were forgotten."""

@@ -80,8 +80,6 @@ class Session:
         if isinstance(work, Handle):
             work = work.work
         self._shown.add(id(work))
-        from IPython.display import display
-
         if self.widgets:
             from .table import table_for
 
@@ -95,8 +93,6 @@ class Session:
         if self.widgets:
             table.display()
         else:
-            from IPython.display import display
-
             display(TextView(table if isinstance(table, LooseSource) else table.source))
 
     def shown_here(self, work: object) -> bool:
@@ -166,8 +162,6 @@ class Session:
                     self._shown.add(id(task))
                 table.display()
             else:
-                from IPython.display import display
-
                 display(TextView(source))
 
     def _on_event(self, event: TaskEvent) -> None:
@@ -211,6 +205,13 @@ class TextView:
 
     def __repr__(self) -> str:
         return group_text(self._snapshot())
+
+
+def display(obj: object, **kwargs: Any) -> Any:
+    """``IPython.display.display``, imported when first used."""
+    from IPython.display import display as ipython_display
+
+    return ipython_display(obj, **kwargs)  # type: ignore[no-untyped-call]
 
 
 def _in_background(task: Task) -> bool:

@@ -340,7 +340,7 @@ class BackgroundMagics(Magics):
         if opts.action is None:
             if opts.target is not None:
                 raise UsageError(f"%tasks: unexpected `{opts.target}`; use %tasks cancel ID|all")
-            from IPython.display import display
+            from .kernel import display
 
             display(HistoryView(self.history))
             return
@@ -358,7 +358,9 @@ class BackgroundMagics(Magics):
         task = self.history.get(int(target))
         if task is None:
             raise UsageError(f"%tasks: no task #{target} in this session; %tasks lists them")
-        if task.cancel():
+        from .snapshot import cancel_task
+
+        if cancel_task(task):
             print(f"cancelled #{task.id} {task.name}")
         else:
             print(f"#{task.id} {task.name} had already finished ({task.state.value})")

@@ -63,9 +63,11 @@ def _num(value: float) -> str:
 
 
 def _fraction(progress: tuple[float, float | None] | None) -> float | None:
-    if progress is None or not progress[1]:
+    if progress is None:
         return None
     done, total = progress
+    if not total:
+        return None
     return max(0.0, min(1.0, done / total))
 
 

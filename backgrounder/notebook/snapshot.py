@@ -308,11 +308,15 @@ class GroupSource:
         else:  # the group started or finished: re-read every task once
             self.tracker.rescan(self.group.tasks)
 
+    def refresh(self) -> None:
+        self.tracker.rescan(self.group.tasks)
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         return self.group.subscribe(listener)
 
     def cancel(self) -> None:
-        self.group.cancel()
+        if not self.group.cancel():  # not running yet: its handle can still stop it
+            _cancel_handles_of([self.group])
 
     def snapshot(self) -> GroupSnapshot:
         group = self.group
@@ -352,6 +356,9 @@ class LooseSource:
         for listener in self._listeners:
             _routes.add(task.id, listener)
 
+    def refresh(self) -> None:
+        self.tracker.rescan(self.tasks)
+
     def update(self, event: TaskEvent) -> None:
         if isinstance(event.task, Task):
             self.tracker.update(event.task)
@@ -369,7 +376,9 @@ class LooseSource:
         return unsubscribe
 
     def cancel(self) -> None:
-        for task in self.tasks:
+        tasks = [task for task in self.tasks if not task.state.finished]
+        _cancel_handles_of(tasks)
+        for task in tasks:
             task.cancel()
 
     def snapshot(self) -> GroupSnapshot:
@@ -392,6 +401,24 @@ class LooseSource:
             rows=rows,
             kind="tasks",
         )
+
+
+def cancel_task(task: Task) -> bool:
+    """Cancel a task, through its handle if it was started alone (it may not have begun)."""
+    if task.state.finished:
+        return False
+    _cancel_handles_of([task])
+    task.cancel()
+    return True
+
+
+def _cancel_handles_of(works: Sequence[object]) -> None:
+    from .._handle import running_handles
+
+    wanted = {id(work) for work in works}
+    for handle in running_handles():
+        if id(handle.work) in wanted:
+            handle.cancel()
 
 
 class _Routes:

@@ -16,23 +16,34 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import ipywidgets as w
+from ipywidgets.widgets.widget_bool import ToggleButtonStyle
+from ipywidgets.widgets.widget_string import HTMLStyle
 
 from .._events import EventKind, TaskEvent
 from .._handle import loop_thread
 from .._state import TaskState
 from .._task import Task
 from .render import group_html, group_text, header_html, row_detail_html, row_html
-from .snapshot import GroupSnapshot, GroupSource, LooseSource, RowSnapshot
+from .snapshot import (
+    WINDOW,
+    GroupSnapshot,
+    GroupSource,
+    LooseSource,
+    RowSnapshot,
+    cancel_task,
+)
 
-__all__ = ["BURST", "INTERVAL", "RATE", "LiveTable"]
+__all__ = ["BURST", "INTERVAL", "RATE", "WINDOW_SLOTS", "LiveTable", "table_for"]
 
 INTERVAL = 0.1  # seconds between redraws at most (~10 per second)
 RATE = 10.0  # widget updates per second a table may send on average...
 BURST = 10.0  # ...and at once
 HEADER_EVERY = 0.3  # the header (counts, elapsed) is resent at most this often while live
+WINDOW_SLOTS = WINDOW  # rows a table shows at most (its widgets are reused as tasks come and go)
 ELAPSED_EVERY = 1.0  # a running table with nothing else new redraws this often (elapsed)
 _log = logging.getLogger("backgrounder")
 _RUNNING = TaskState.RUNNING
@@ -46,9 +57,9 @@ class _Shared:
     def __init__(self) -> None:
         self.row_layout = w.Layout(width="auto", overflow="hidden")
         self.button_layout = w.Layout(width="auto", height="24px")
-        self.html_style = w.HTMLStyle()
+        self.html_style = HTMLStyle()
         self.button_style = w.ButtonStyle()
-        self.toggle_style = w.ToggleButtonStyle()
+        self.toggle_style = ToggleButtonStyle()
 
 
 class _Slot:
@@ -93,7 +104,7 @@ class _Slot:
     def _clicked(self, _: object) -> None:
         task = self.task
         if task is not None:
-            task.cancel()
+            cancel_task(task)
             self._table.mark_dirty()
 
 
@@ -119,6 +130,9 @@ class LiveTable:
         self._displays: list[tuple[Any, contextvars.Context]] = []
         self._reported = False
 
+        self._ready = False
+        self._unsubscribe = source.subscribe(self._on_event)
+        source.refresh()  # after subscribing: no event can fall in between
         snap = source.snapshot()
         self._shared = _Shared()
         self.header = w.HTML(value=header_html(snap), layout=w.Layout(flex="1 1 auto"))
@@ -138,12 +152,10 @@ class LiveTable:
         self.widget = w.VBox(
             [w.HBox([self.header, self.cancel_all], layout=w.Layout(width="100%")), self.grid]
         )
-        if not source.ended:
-            self._idle.clear()
-        else:
+        self._ready = True
+        if source.ended:
             self._idle.set()
-        self._unsubscribe = source.subscribe(self._on_event)
-        if snap.state is _RUNNING:
+        if self._dirty or not source.ended:
             self.mark_dirty()
 
     # -- what the extension uses -------------------------------------------------------------
@@ -166,7 +178,7 @@ class LiveTable:
 
     def display(self) -> None:
         """Show the table in the current cell (call on the kernel's main thread)."""
-        from IPython.display import display
+        from .kernel import display
 
         handle = display(self, display_id=True)
         if handle is not None:
@@ -175,6 +187,20 @@ class LiveTable:
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until the work ended and the final redraw was sent (tests, benchmarks)."""
         return self._idle.wait(timeout)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Redraw everything now on the writer thread and wait for it (tests, benchmarks)."""
+        done = threading.Event()
+
+        def redraw() -> None:
+            try:
+                self._redraw(final=True)
+            finally:
+                done.set()
+
+        self.loop.call_soon_threadsafe(redraw)
+        if not done.wait(timeout):
+            raise TimeoutError("the table did not redraw in time")
 
     def close(self) -> None:
         """Stop listening and close the widgets."""
@@ -207,7 +233,7 @@ class LiveTable:
 
     def mark_dirty(self) -> None:
         self._dirty = True
-        if not self._armed:
+        if self._ready and not self._armed:
             self._armed = True
             try:
                 self.loop.call_soon_threadsafe(self._arm)
@@ -251,11 +277,14 @@ class LiveTable:
             self._arm()
             return
         self._armed = False
-        if self._dirty:  # an event came in between: it saw _armed True and left it to us
+        if self._is_dirty():  # an event came in between: it saw _armed True and left it to us
             self._armed = True
             self._arm()
         elif not self.source.ended and self.source.tracker.counts()[_RUNNING]:
             self._arm(ELAPSED_EVERY)  # keep elapsed times moving; an event brings it forward
+
+    def _is_dirty(self) -> bool:
+        return self._dirty  # read again: another thread may have set it
 
     def _refill(self, now: float) -> None:
         self._tokens = min(BURST, self._tokens + (now - self._refilled) * RATE)
@@ -282,7 +311,7 @@ class LiveTable:
             changes.extend(self._slot_changes(slot, row, now))
         for slot in self._slots[len(snap.rows) :]:
             if slot.task is not None:
-                changes.append((1, 0.0, lambda slot=slot: self._clear_slot(slot)))
+                changes.append((1, 0.0, partial(self._clear_slot, slot)))
         changes.sort(key=lambda change: change[:2])
         for priority, _, apply in changes:
             if priority == 9:
