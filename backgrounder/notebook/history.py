@@ -44,6 +44,11 @@ class History:
             with self._lock:
                 self._tasks.setdefault(task.id, task)
 
+    def add(self, task: Task) -> None:
+        """Remember a task before its first event (a magic just started it)."""
+        with self._lock:
+            self._tasks.setdefault(task.id, task)
+
     def tasks(self) -> list[Task]:
         with self._lock:
             return list(self._tasks.values())

@@ -59,10 +59,15 @@ def split_words(line: str, magic: str = "%background") -> list[str]:
                 depth += 1
             elif tok.type == tokenize.OP and tok.string in ")]}":
                 depth -= 1
+                if depth < 0:
+                    raise UsageError(
+                        f"{magic}: syntax error: unmatched {tok.string!r} in: {line.strip()}"
+                    )
             end = e
-    except (tokenize.TokenError, SyntaxError) as exc:
-        reason = exc.args[0] if exc.args else "syntax error"
-        raise UsageError(f"{magic}: {reason} in: {line.strip()}") from None
+    except (tokenize.TokenError, SyntaxError):
+        raise UsageError(
+            f"{magic}: syntax error: a bracket or a string is not closed in: {line.strip()}"
+        ) from None
     if start >= 0:
         spans.append((start, end))
     return _join_equals([line[s:e] for s, e in spans])
@@ -232,7 +237,8 @@ class BackgroundMagics(Magics):
             func, args, kwargs = self._cell_function(cell), (), {}
         try:
             task = Task(func, *args, **kwargs)
-            task.options(name=opts.name or None, timeout=opts.timeout)
+            name = opts.name or (func.__name__ if cell is not None else None)
+            task.options(name=name, timeout=opts.timeout)
         except (TypeError, ValueError) as exc:
             raise UsageError(f"{magic}: {exc}") from None
         return self._start(task, opts.group, opts.thread_loop)
@@ -245,6 +251,7 @@ class BackgroundMagics(Magics):
 
     def _start(self, task: Task, group: str | None, thread_loop: bool) -> Handle:
         table = None
+        self.history.add(task)
         if group is not None:
             table = self._group_table(group)
             table.add(task)
@@ -319,7 +326,7 @@ class BackgroundMagics(Magics):
 
             run = cell_sync
         first = next((ln.strip() for ln in cell.splitlines() if ln.strip()), "")
-        run.__name__ = run.__qualname__ = f"cell: {first[:40]}"
+        run.__name__ = run.__qualname__ = f"%%background: {first[:40]}"
         return run
 
     @magic_arguments()

@@ -10,6 +10,7 @@ import pytest
 
 import backgrounder
 from backgrounder import Task, Tasks, TaskState
+from backgrounder._errors import ExceptionGroup
 from backgrounder.notebook import table as table_module
 from backgrounder.notebook.snapshot import GroupSource, LooseSource
 from backgrounder.notebook.table import LiveTable

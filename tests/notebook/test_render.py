@@ -1,0 +1,130 @@
+"""Text and HTML renderings: everything a task supplies is escaped before it becomes HTML."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import backgrounder
+from backgrounder import Task, Tasks, TaskState
+from backgrounder._errors import ExceptionGroup
+from backgrounder.notebook.render import (
+    format_elapsed,
+    group_html,
+    group_text,
+    header_html,
+    row_detail_html,
+    row_html,
+    row_text,
+)
+from backgrounder.notebook.snapshot import GroupSource, snapshot_task
+
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+class EvilRepr:
+    def __repr__(self) -> str:
+        return EVIL
+
+
+class BrokenRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+def _evil_group() -> Tasks:
+    def evil(arg: object, key: object = None) -> object:
+        print(EVIL)
+        return EvilRepr()
+
+    def fails(arg: object) -> None:
+        raise ValueError(EVIL)
+
+    tasks = Tasks(as_group=True, name=EVIL)
+    tasks.add_task(evil, EVIL, key=EVIL)
+    tasks.add(Task(fails, EVIL).options(name=EVIL))
+    backgrounder.capture_output()
+    try:
+        with pytest.raises(ExceptionGroup):
+            asyncio.run(tasks())
+    finally:
+        backgrounder.release_output()
+    return tasks
+
+
+def test_task_text_never_becomes_html() -> None:
+    tasks = _evil_group()
+    snap = GroupSource(tasks).snapshot()
+    assert snap.rows[0].output.strip() == EVIL
+    assert snap.rows[1].error == f"ValueError: {EVIL}"
+    pieces = [group_html(snap), header_html(snap)]
+    pieces += [row_html(row) + row_detail_html(row) for row in snap.rows]
+    for html in pieces:
+        assert "<img" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in group_html(snap)
+    detail = row_detail_html(snap.rows[0])
+    assert "&lt;img" in detail  # the output, escaped
+
+
+def test_text_plain_keeps_the_text_as_is() -> None:
+    snap = GroupSource(_evil_group()).snapshot()
+    text = group_text(snap)
+    assert EVIL in text
+    assert "1 done, 1 failed" in text
+
+
+def test_a_broken_repr_does_not_break_a_row() -> None:
+    task = Task(lambda: BrokenRepr())
+    asyncio.run(task())
+    row = snapshot_task(task)
+    assert row.state is TaskState.DONE
+    assert "BrokenRepr" in (row.result or "")
+    assert "BrokenRepr" in row_html(row)
+
+
+def test_long_results_and_errors_are_cut_to_one_line() -> None:
+    task = Task(lambda: "x\n" * 1000)
+    asyncio.run(task())
+    row = snapshot_task(task)
+    assert row.result is not None and len(row.result) <= 80 and "\n" not in row.result
+
+
+def test_output_tail_and_dropped_count() -> None:
+    def chatty() -> None:
+        for i in range(2000):
+            print(f"line {i:05d}")
+
+    task = Task(chatty)
+    backgrounder.capture_output()
+    try:
+        asyncio.run(task())
+    finally:
+        backgrounder.release_output()
+    row = snapshot_task(task)
+    assert row.output.endswith("line 01999\n")
+    assert row.output_dropped > 0
+    assert f"[{row.output_dropped} earlier characters dropped]" in row_detail_html(row)
+
+
+def test_progress_shows_in_running_rows() -> None:
+    from backgrounder.notebook.snapshot import RowSnapshot
+
+    row = RowSnapshot(1, "f()", TaskState.RUNNING, 3.5, (3, 10), None, None, None, "", 0, False)
+    assert "3/10" in row_html(row) and "<progress" in row_html(row)
+    assert "[###-------] 3/10" in row_text(row)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "live", "text"),
+    [
+        (None, False, "-"),
+        (1.234, False, "1.23 s"),
+        (12.34, False, "12.3 s"),
+        (12.34, True, "12 s"),
+        (125, False, "2 min 05 s"),
+        (3725, False, "1 h 02 min"),
+    ],
+)
+def test_format_elapsed(seconds: float | None, live: bool, text: str) -> None:
+    assert format_elapsed(seconds, live) == text
