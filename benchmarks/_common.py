@@ -101,10 +101,14 @@ def timed(func: Callable[[], Any]) -> float:
 
 
 async def atimed(func: Callable[[], Awaitable[Any]]) -> float:
+    """Like ``timed``; if ``func`` returns a callable, that clean-up runs after the clock."""
     gc.collect()
     start = time.perf_counter()
-    await func()
-    return time.perf_counter() - start
+    cleanup = await func()
+    seconds = time.perf_counter() - start
+    if callable(cleanup):
+        cleanup()
+    return seconds
 
 
 def rotate(items: list[Any], round_no: int) -> list[Any]:

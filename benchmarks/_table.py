@@ -1,33 +1,36 @@
 """Attach the notebook layer's status table to a group, in-process, with no frontend.
 
-ipywidgets without a kernel uses a dummy comm, so the widget does all its work (listening,
-snapshots, coalesced redraws) and only the sending is skipped. The table lives in
-``backgrounder.notebook``, built in parallel with these benchmarks: until it exists the
-table rows are reported as skipped.
+ipywidgets without a kernel uses a dummy comm, so the table does all its work (listening,
+tracking, snapshots, coalesced redraws on the library's loop thread) and only the sending
+is skipped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from backgrounder import Tasks
 
 
-def _factory() -> Any:
-    try:
-        from backgrounder.notebook import table  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return getattr(table, "TaskTable", None)
-
-
 def table_available() -> bool:
-    return _factory() is not None
+    try:
+        import backgrounder.notebook.table  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
-def attach_table(tasks: Tasks) -> Any:
-    """A live table for ``tasks`` (keep a reference while the group runs)."""
-    factory = _factory()
-    if factory is None:
-        raise RuntimeError("backgrounder.notebook has no table yet")
-    return factory(tasks)
+def attach_table(tasks: Tasks) -> Callable[[], None]:
+    """Give ``tasks`` a live table; returns the untimed clean-up: wait for the final
+    redraw (it comes up to one redraw interval later: latency, not cost) and close."""
+    from backgrounder.notebook.snapshot import GroupSource
+    from backgrounder.notebook.table import LiveTable
+
+    table: Any = LiveTable(GroupSource(tasks))
+
+    def close() -> None:
+        table.wait_idle(10)
+        table.close()
+
+    return close

@@ -46,13 +46,13 @@ async def anyio_group(n: int) -> None:
             tg.start_soon(noop)
 
 
-async def ours_async(n: int, table: bool = False) -> None:
+async def ours_async(n: int, table: bool = False) -> Callable[[], None] | None:
     tasks = Tasks(as_group=True)
     for _ in range(n):
         tasks.add_task(noop)
-    view = attach_table(tasks) if table else None
+    close = attach_table(tasks) if table else None
     await tasks()
-    del view
+    return close
 
 
 # -- sync contenders ----------------------------------------------------------------------
@@ -87,13 +87,13 @@ async def background_jobs(n: int) -> None:
             job.join()
 
 
-async def ours_sync(n: int, table: bool = False) -> None:
+async def ours_sync(n: int, table: bool = False) -> Callable[[], None] | None:
     tasks = Tasks(as_group=True)
     for i in range(n):
         tasks.add_task(tiny, i)
-    view = attach_table(tasks) if table else None
+    close = attach_table(tasks) if table else None
     await tasks()
-    del view
+    return close
 
 
 Contender = Callable[[], Awaitable[Any]]

@@ -75,6 +75,30 @@ _pool = ThreadPoolExecutor(40)
 BASELINES = {"async": ("asyncio.gather", gather), "sync": ("ThreadPoolExecutor(40).map", pool_map)}
 
 
+async def history_memory(kind: str, n: int) -> float | None:
+    """Bytes per task the ``%tasks`` history keeps once the group itself is dropped."""
+    try:
+        from backgrounder.notebook.history import History
+    except ImportError:
+        return None
+    history = History()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        history.start()
+        base = tracemalloc.get_traced_memory()[0]
+        tasks = build(kind, n)
+        await tasks()
+        del tasks
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0]
+    finally:
+        history.stop()
+        tracemalloc.stop()
+    assert len(history.tasks()) == n
+    return (kept - base) / n
+
+
 async def _measure(cfg: Config) -> list[Row]:
     rows: list[Row] = []
     rounds = max(2, cfg.rounds - 2)
@@ -140,6 +164,18 @@ async def _measure(cfg: Config) -> list[Row]:
                 target="<= 2048 B",
                 ok=kept <= 2048,
                 note="the Task record held by its Tasks, result and timing included",
+            )
+        )
+        in_history = await history_memory(kind, largest)
+        rows.append(
+            Row(
+                SECTION,
+                f"{kind}: memory kept per finished task in the %tasks history",
+                in_history,
+                unit="B",
+                target="<= 2048 B",
+                ok=None if in_history is None else in_history <= 2048,
+                note="the group dropped; the history keeps each Task (bounded by %tasks clear)",
             )
         )
     return rows
