@@ -391,9 +391,10 @@ def shutdown(timeout: float = 0.0, grace: float = 2.0) -> None:
     Run at interpreter exit (and by the notebook extension at kernel shutdown) so that
     ``finally`` blocks run. Never raises; never waits much more than ``timeout + 2 * grace``.
     """
-    if not running_handles():
+    unfinished = running_handles()
+    if not unfinished:
         return
-    _wait_all(running_handles(), timeout)
+    _wait_all(unfinished, timeout)
     for handle in running_handles():
         with contextlib.suppress(Exception):
             handle.cancel()
@@ -403,6 +404,23 @@ def shutdown(timeout: float = 0.0, grace: float = 2.0) -> None:
         if driver is not None and not driver.done():
             handle._call_soon_threadsafe(driver.cancel)
     _wait_all(running_handles(), grace)
+    _wait_threads(unfinished, grace)
+
+
+def _wait_threads(handles: list[Handle], timeout: float) -> None:
+    """Give cancelled sync tasks that check ``cancelled()`` time to return (and run ``finally``).
+
+    A thread cannot be joined per task (the workers are shared), so poll: this runs once, at
+    exit or kernel shutdown, and ends as soon as the threads do.
+    """
+    from ._group import Tasks
+
+    tasks = []
+    for handle in handles:
+        tasks.extend(handle.work.tasks if isinstance(handle.work, Tasks) else [handle.work])
+    deadline = time.monotonic() + timeout
+    while any(task.thread_alive for task in tasks) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def _wait_all(handles: list[Handle], timeout: float) -> None:

@@ -68,7 +68,10 @@ class Runner:
         raise NotImplementedError
 
     def cancel(self) -> None:
-        self.cancelled = True
+        self.cancelled = True  # from here on nothing new starts
+        for task in self.tasks:  # pending first, so none of them slips into a freed slot
+            if task._state is _PENDING:
+                task.cancel()
         for task in self.tasks:
             task.cancel()
 
@@ -266,7 +269,7 @@ class AnyioRunner(Runner):
                 task.cancel()
 
     async def _execute(self, task: Task) -> None:
-        if task._state is not _PENDING:
+        if task._state is not _PENDING or self.cancelled:
             return
         cancel_exc = anyio.get_cancelled_exc_class()
         with anyio.CancelScope() as scope:

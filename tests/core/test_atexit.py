@@ -48,8 +48,11 @@ def test_endless_work_is_cancelled_and_its_finally_runs() -> None:
         import asyncio, threading
         from backgrounder import background, cancelled
 
+        began = [threading.Event() for _ in range(3)]
+
         @background
         async def forever():
+            began[0].set()
             try:
                 await asyncio.sleep(3600)
             finally:
@@ -57,6 +60,7 @@ def test_endless_work_is_cancelled_and_its_finally_runs() -> None:
 
         @background
         def polite():
+            began[1].set()
             try:
                 while not cancelled():
                     threading.Event().wait(0.01)
@@ -65,9 +69,11 @@ def test_endless_work_is_cancelled_and_its_finally_runs() -> None:
 
         @background
         def rude():  # ignores cancelled(): its daemon thread must not hold the exit
+            began[2].set()
             threading.Event().wait(3600)
 
         forever(), polite(), rude()
+        assert all(event.wait(30) for event in began)
         print("script ends", flush=True)
         """,
         exit_timeout="0.3",

@@ -362,3 +362,43 @@ def test_repr_len_iter() -> None:
     assert len(tasks) == 1 and list(tasks) == tasks.tasks
     assert Tasks().name.startswith("Tasks #")
     assert tasks.elapsed is None and tasks.started_at is None
+
+
+async def test_cancel_from_another_thread() -> None:
+    started = anyio.Event()
+    finalized: list[str] = []
+
+    async def forever() -> None:
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            finalized.append("async")
+
+    sync_started = threading.Event()
+
+    def polite() -> None:
+        sync_started.set()
+        while not cancelled():
+            threading.Event().wait(0.002)
+        finalized.append("sync")
+
+    tasks = Tasks([Task(forever), Task(polite), Task(ident, 1)], as_group=True, limit=2)
+    raised: list[BaseException] = []
+
+    async def run() -> None:
+        try:
+            await tasks()
+        except TaskCancelled as exc:
+            raised.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        await started.wait()
+        await anyio.to_thread.run_sync(sync_started.wait, 10)
+        assert await anyio.to_thread.run_sync(tasks.cancel)  # from a worker thread
+    assert raised and tasks.state == "cancelled"
+    states = [t.state for t in tasks]
+    assert states[:2] == ["cancelled", "cancelled"]
+    assert states[2] in ("cancelled", "done")  # trio may start tasks in any order
+    assert "async" in finalized

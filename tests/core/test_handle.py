@@ -254,3 +254,47 @@ def test_result_reenters_the_running_loop() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "42"
+
+
+def test_shutdown_turns_a_stopped_loop_and_runs_finally_blocks() -> None:
+    from backgrounder import shutdown
+
+    finalized: list[str] = []
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            finalized.append("finally")
+
+    async def begin() -> Handle:
+        handle = Task(forever).start()
+        await asyncio.sleep(0)
+        return handle
+
+    loop = asyncio.new_event_loop()
+    try:
+        handle = loop.run_until_complete(begin())  # the loop stops with the work unfinished
+        assert not handle.done()
+        shutdown(timeout=0.01, grace=5)
+        assert handle.done()
+        assert finalized == ["finally"]
+        assert handle.state == "cancelled"
+    finally:
+        loop.close()
+
+
+def test_result_turns_a_stopped_loop() -> None:
+    async def later() -> str:
+        await asyncio.sleep(0.01)
+        return "turned"
+
+    async def begin() -> Handle:
+        return Task(later).start()
+
+    loop = asyncio.new_event_loop()
+    try:
+        handle = loop.run_until_complete(begin())
+        assert handle.result(timeout=10) == "turned"
+    finally:
+        loop.close()
