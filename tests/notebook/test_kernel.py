@@ -1,0 +1,191 @@
+"""The extension in real kernels, driven through jupyter_client."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .kernel_client import WIDGET, Kernel
+
+pytestmark = pytest.mark.kernel
+
+SETUP = """
+%load_ext backgrounder
+import asyncio, threading, time
+import backgrounder
+from backgrounder import Task, Tasks
+
+async def slow(x, delay=1.0):
+    await asyncio.sleep(delay)
+    return x * 2
+
+async def tiny(i):
+    await asyncio.sleep(0)
+    return i
+
+async def chatter(n):
+    for i in range(n):
+        print(f"chatter {i}")
+        await asyncio.sleep(0.02)
+    return n
+
+def evil():
+    print("<img src=x onerror=alert('out')>")
+    raise ValueError("<img src=x onerror=alert('err')>")
+"""
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[Kernel]:
+    kernel = Kernel()
+    setup = kernel.execute(SETUP)
+    assert setup.status == "ok", setup.stderr
+    yield kernel
+    kernel.shutdown()
+
+
+def test_background_returns_at_once_and_completes_later(kernel: Kernel) -> None:
+    execution = kernel.execute("h = %background slow 21 delay=0.5\nh.done()")
+    assert execution.status == "ok"
+    assert execution.result == "False"
+    assert execution.seconds < 0.5
+    assert any(WIDGET in data for data in execution.displays)
+    assert kernel.value("await h") == "42"
+
+
+def test_work_progresses_while_the_kernel_is_idle(kernel: Kernel) -> None:
+    assert kernel.execute("h = %background slow 1 delay=0.2").status == "ok"
+    time.sleep(1.0)  # the kernel is idle: no cell runs while the task should finish
+    assert kernel.value("h.done(), h.state.value") == "(True, 'done')"
+
+
+def test_a_background_print_never_lands_in_another_cell(kernel: Kernel) -> None:
+    started = kernel.execute("h = %background chatter 25")
+    other = kernel.execute("print('mine')\nawait asyncio.sleep(0.8)\nprint('still mine')")
+    assert other.stdout == "mine\nstill mine\n"
+    assert kernel.value("(await h), h.work.output.count('chatter')") == "(25, 25)"
+    everywhere = [m for m in kernel.log if m["msg_type"] == "stream"]
+    assert not any("chatter" in m["content"]["text"] for m in everywhere)
+    assert "chatter" not in started.stdout
+
+
+def test_await_tasks_shows_a_widget_and_bounded_comm_traffic(kernel: Kernel) -> None:
+    code = (
+        "tasks = Tasks(as_group=True, limit=100, name='many')\n"
+        "for i in range(3000):\n"
+        "    tasks.add_task(tiny, i)\n"
+        "results = await tasks()\n"
+        "len(results)"
+    )
+    start = len(kernel.log)
+    execution = kernel.execute(code)
+    assert execution.status == "ok", execution.stderr
+    assert execution.result == "3000"
+    assert any(WIDGET in data for data in execution.displays)
+    # the final redraw ends with an update of the static HTML kept with the display
+    kernel.read_until(
+        lambda m: (
+            m["msg_type"] == "update_display_data"
+            and "many: 3000 tasks, 3000 done" in m["content"]["data"]["text/plain"]
+        )
+    )
+    comms = [m for m in kernel.log[start:] if m["msg_type"].startswith("comm")]
+    # 50 rows of 3 widgets plus a few, opened once; then about 10 per second and a final redraw
+    assert len(comms) <= 3 * 50 + 20 + 10 * execution.seconds + 10 + 3 * 50 + 10, len(comms)
+
+
+def test_tasks_start_shows_its_table_in_its_cell(kernel: Kernel) -> None:
+    execution = kernel.execute(
+        "group = Tasks([Task(slow, i, delay=0.1) for i in range(3)], as_group=True)\n"
+        "handle = group.start()"
+    )
+    assert any(WIDGET in data for data in execution.displays)
+    assert kernel.value("await handle") == "[0, 2, 4]"
+
+
+def test_task_text_is_escaped(kernel: Kernel) -> None:
+    execution = kernel.execute("h = %background --name '<b>bold</b>' evil")
+    html = execution.displays[0]["text/html"]
+    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+    kernel.execute("await asyncio.sleep(0.3)")
+    final = kernel.execute("display(h.work)")  # a new view: static HTML of the failed row
+    html = final.displays[0]["text/html"]
+    assert "<img" not in html and "&lt;img src=x onerror=alert(&#x27;err&#x27;)&gt;" in html
+    updates = [m for m in kernel.log if m["msg_type"] == "comm_msg"]
+    assert not any("<img" in str(m["content"]) for m in updates)
+
+
+def test_interrupt_cancels_the_awaited_group_not_background_work(kernel: Kernel) -> None:
+    kernel.execute("bg = %background slow 5 delay=3")
+    execution = kernel.execute(
+        "group = Tasks([Task(slow, i, delay=30) for i in range(5)], as_group=True)\nawait group()",
+        wait=False,
+    )
+    kernel.read_until(
+        lambda m: (
+            m["parent_header"].get("msg_id") == execution.msg_id and m["msg_type"] == "display_data"
+        )
+    )
+    kernel.manager.interrupt_kernel()
+    kernel.finish(execution, timeout=20)
+    assert execution.status == "error"
+    assert kernel.value("group.state.value") == "'cancelled'"
+    assert kernel.value("{t.state.value for t in group}") == "{'cancelled'}"
+    assert kernel.value("bg.state.value") == "'running'"  # Interrupt spared it
+    assert kernel.value("await bg") == "10"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("%background nope", "name `nope` is not defined"),
+        ("%background slow (1", "not closed"),
+        ("%background slow 1 2 3 4", "cannot take the arguments given"),
+        ("%background --bogus slow 1", "unrecognized arguments: --bogus"),
+        ("%background Task", "cannot take the arguments given"),
+        ("%background time.nope", "has no attribute `nope`"),
+        ("%tasks cancel 123456", "no task #123456"),
+    ],
+)
+def test_bad_magic_input_gives_one_line(kernel: Kernel, line: str, message: str) -> None:
+    execution = kernel.execute(line)
+    assert execution.status == "error"
+    assert not execution.of_type("error"), "a traceback was sent"
+    text = execution.stderr
+    assert text.startswith("UsageError: ") and message in text
+    assert text.strip().count("\n") == 0
+
+
+def test_tasks_lists_background_failures(kernel: Kernel) -> None:
+    kernel.execute("f = %background evil")
+    kernel.execute("await asyncio.sleep(0.2)")
+    listing = kernel.execute("%tasks")
+    text = listing.displays[0]["text/plain"]
+    task_id = kernel.value("f.work.id")
+    assert re.search(rf"#{task_id}\s+evil\(\)\s+failed", text)
+    assert "ValueError" in text
+
+
+def test_shutdown_runs_finally_blocks_and_exits_promptly(tmp_path: Path) -> None:
+    kernel = Kernel()
+    marker = tmp_path / "finally.txt"
+    code = (
+        "%load_ext backgrounder\n"
+        "import asyncio\n"
+        "async def forever(path):\n"
+        "    try:\n"
+        "        await asyncio.sleep(3600)\n"
+        "    finally:\n"
+        "        open(path, 'w').write('ran')\n"
+        f"h = %background forever {str(marker)!r}\n"
+        "await asyncio.sleep(0.1)\n"
+        "h.state.value"
+    )
+    assert kernel.value(code) == "'running'"
+    seconds = kernel.shutdown()
+    assert marker.read_text() == "ran"
+    assert seconds < 8, seconds
