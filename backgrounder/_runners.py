@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ __all__ = ["CANCEL_GRACE", "Runner", "make_runner", "run_tasks"]
 # How long a cancelled run waits for its async tasks to unwind (their `finally` blocks)
 # before it gives up on the ones that ignore cancellation.
 CANCEL_GRACE = 5.0
+_log = logging.getLogger("backgrounder")
 _PENDING, _FAILED, _CANCELLED = TaskState.PENDING, TaskState.FAILED, TaskState.CANCELLED
 
 
@@ -178,12 +180,37 @@ class AsyncioRunner(Runner):
         if task._state is not _PENDING:
             return
         aio_task = self._loop.create_task(task._run_async(asyncio.CancelledError))
-        task._canceller = partial(self._call_soon, aio_task.cancel)
+        task._canceller = partial(self._cancel_async, task, aio_task)
         timer = None
         if task._timeout is not None:
             timer = self._loop.call_later(task._timeout, task._expire)
         self._aio_tasks[aio_task] = timer
         aio_task.add_done_callback(self._async_done)
+
+    def _cancel_async(self, task: Task, aio_task: asyncio.Task[None]) -> None:
+        """Cancel a running async task (any thread); give up on it after ``CANCEL_GRACE``."""
+        if self._loop.is_closed():  # nothing will ever run it again: it ends here
+            task._finish_cancelled()
+            return
+        self._call_soon(partial(self._cancel_on_loop, task, aio_task))
+
+    def _cancel_on_loop(self, task: Task, aio_task: asyncio.Task[None]) -> None:
+        aio_task.cancel()
+        self._loop.call_later(CANCEL_GRACE, self._give_up, task, aio_task, task._t_start)
+
+    def _give_up(self, task: Task, aio_task: asyncio.Task[None], run: float | None) -> None:
+        """A coroutine that swallows CancelledError must not hold its run (or exit) forever:
+        asyncio cancels once, not again at each ``await`` as trio does."""
+        if aio_task.done() or task._t_start is not run or task._state.finished:
+            return
+        _log.warning(
+            "backgrounder: %s ignored cancellation for %s s; it is marked %s, "
+            "but its coroutine still runs",
+            task.name,
+            CANCEL_GRACE,
+            "failed (timeout)" if task._timed_out else "cancelled",
+        )
+        task._finish_cancelled()
 
     def _async_done(self, aio_task: asyncio.Task[None]) -> None:
         timer = self._aio_tasks.pop(aio_task, None)
@@ -222,6 +249,8 @@ class AsyncioRunner(Runner):
             done.set_result(None)
 
     def _call_soon(self, callback: Callable[[], object]) -> None:
+        if self._loop.is_closed():  # nobody is left to run it (or to wake)
+            return
         if threading.get_ident() == self._thread:
             callback()
             return

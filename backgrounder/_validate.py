@@ -95,11 +95,21 @@ def _judge(func: Any, nargs: int, keywords: tuple[str, ...]) -> tuple[bool, str 
     if not callable(func):
         return False, f"a task needs a callable, got {type(func).__name__} {safe_repr(func)}"
     name = callable_name(func)
-    target = func.func if isinstance(func, functools.partial) else func
-    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+    target = func
+    while isinstance(target, functools.partial):
+        target = target.func
+    if not inspect.isfunction(target) and not inspect.ismethod(target):
+        target = getattr(target, "__call__", target)  # noqa: B004 - a callable object
+    if inspect.isgeneratorfunction(target):
         return False, (
             f"{name} is a generator function, which yields values instead of returning one; "
             f"wrap it in a function that consumes it, e.g. lambda: list({name}(...))"
+        )
+    if inspect.isasyncgenfunction(target):
+        return False, (
+            f"{name} is an async generator function, which yields values instead of returning "
+            f"one; wrap it in an async function that consumes it, e.g. "
+            f"[x async for x in {name}(...)]"
         )
     try:
         signature = inspect.signature(func)
