@@ -34,6 +34,7 @@ __all__ = ["BackgroundMagics", "parse_call", "split_words"]
 _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
 _SKIP = {tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT}
 _OPTIONS_WITH_VALUE = {"--name", "--group", "--timeout"}
+_OPTION = re.compile(r"--[A-Za-z]")
 
 
 def split_words(line: str, magic: str = "%background") -> list[str]:
@@ -156,28 +157,24 @@ def _option_value(word: str) -> str:
 
 
 def split_options(words: list[str]) -> tuple[list[str], list[str]]:
-    """Leading ``--option [value]`` words, then the rest (the function and its arguments)."""
+    """Split ``--option [value]`` words (before or after the call) from the call's words."""
     options: list[str] = []
+    rest: list[str] = []
     i = 0
-    while i < len(words) and words[i].startswith("-") and not _is_number(words[i]):
+    while i < len(words):
         word = words[i]
-        options.append(word)
-        if word in _OPTIONS_WITH_VALUE and i + 1 < len(words):
-            options.append(_option_value(words[i + 1]))
-            i += 1
+        if not _OPTION.match(word):
+            rest.append(word)
         elif "=" in word:
             key, value = word.split("=", 1)
-            options[-1:] = [key, _option_value(value)]
+            options += [key, _option_value(value)]
+        else:
+            options.append(word)
+            if word in _OPTIONS_WITH_VALUE and i + 1 < len(words):
+                options.append(_option_value(words[i + 1]))
+                i += 1
         i += 1
-    return options, words[i:]
-
-
-def _is_number(word: str) -> bool:
-    try:
-        float(word)
-    except ValueError:
-        return False
-    return True
+    return options, rest
 
 
 @magics_class

@@ -72,11 +72,11 @@ def test_split_words(line: str, words: list[str]) -> None:
     assert split_words(line) == words
 
 
-def test_split_options_stops_at_the_function() -> None:
-    words = split_words("--name 'a b' --timeout=5 --thread-loop f --name -1")
+def test_split_options_before_or_after_the_call() -> None:
+    words = split_words("--name 'a b' --timeout=5 f -1 x=-2 --thread-loop --group g")
     options, rest = split_options(words)
-    assert options == ["--name", "a b", "--timeout", "5", "--thread-loop"]
-    assert rest == ["f", "--name", "-1"]
+    assert options == ["--name", "a b", "--timeout", "5", "--thread-loop", "--group", "g"]
+    assert rest == ["f", "-1", "x=-2"]
 
 
 def test_parse_call_evaluates_in_the_namespace() -> None:

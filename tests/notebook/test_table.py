@@ -66,8 +66,10 @@ def test_final_state_shows_counts_results_and_errors(wire: Wire) -> None:
 
 def test_cancel_buttons_cancel_one_task_or_all(wire: Wire) -> None:
     gate = threading.Event()
+    running = threading.Event()
 
     async def wait(i: int) -> int:
+        running.set()
         while not gate.is_set():
             await asyncio.sleep(0.01)
         return i
@@ -77,8 +79,14 @@ def test_cancel_buttons_cancel_one_task_or_all(wire: Wire) -> None:
     handle = tasks.start()
     try:
         first = tasks.tasks[0]
+        first_done = threading.Event()
+        tasks.subscribe(
+            lambda e: first_done.set() if e.task is first and first.state.finished else None
+        )
         slot = next(slot for slot in table._slots if slot.task is first)
-        slot.cancel.click()
+        assert running.wait(10)
+        slot.cancel.click()  # an async task is cancelled at its next await, on its loop
+        assert first_done.wait(10)
         assert first.state is TaskState.CANCELLED
         table.cancel_all.click()
         with pytest.raises(backgrounder.TaskCancelled):
