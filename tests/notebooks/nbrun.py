@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ class Run:
     seconds: float
 
 
-def kernel_manager(kernels_dir: Path) -> KernelManager:
+def kernel_manager(kernels_dir: Path) -> AsyncKernelManager:
     """A manager for the ``python3`` kernel found in ``kernels_dir`` and nowhere else.
 
     Looking only there keeps a user-level or system ``python3`` kernel from standing in for
@@ -36,7 +36,7 @@ def kernel_manager(kernels_dir: Path) -> KernelManager:
     specs = KernelSpecManager(kernel_dirs=[str(kernels_dir)], ensure_native_kernel=False)
     if "python3" not in specs.find_kernel_specs():
         raise AssertionError(f"no python3 kernel in {kernels_dir}")
-    return KernelManager(kernel_name="python3", kernel_spec_manager=specs)
+    return AsyncKernelManager(kernel_name="python3", kernel_spec_manager=specs)
 
 
 def run_notebook(path: Path, kernels_dir: Path) -> Run:
@@ -52,17 +52,12 @@ def run_notebook(path: Path, kernels_dir: Path) -> Run:
         timeout=CELL_TIMEOUT,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    km = client.km
-    assert km is not None
-    try:
-        with client.setup_kernel():
-            start = time.monotonic()
-            for index, cell in enumerate(notebook.cells):
-                client.execute_cell(cell, index)
-            seconds = time.monotonic() - start
-    finally:  # nbclient leaves a kernel it was handed running
-        if km.has_kernel:
-            km.shutdown_kernel(now=False)
+    # cleanup_kc: nbclient leaves a kernel it was handed running (and its sockets open)
+    with client.setup_kernel(cleanup_kc=True):
+        start = time.monotonic()
+        for index, cell in enumerate(notebook.cells):
+            client.execute_cell(cell, index)
+        seconds = time.monotonic() - start
     return Run(path, notebook, seconds)
 
 
