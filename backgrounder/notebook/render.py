@@ -240,6 +240,7 @@ def group_html(snap: GroupSnapshot) -> str:
         rows.append(
             "<tr>"
             f"<td>{_mark_html(row.state)}</td>"
+            f'<td style="text-align:right;color:#80868b">#{row.id}</td>'
             f'<td style="text-align:left;{_MONO}">{escape(row.name)}</td>'
             f"<td>{escape(row.state.value)}</td>"
             f'<td style="text-align:right">'
@@ -248,7 +249,7 @@ def group_html(snap: GroupSnapshot) -> str:
             "</tr>"
         )
     more = (
-        f'<tr><td colspan="5" style="text-align:left;color:#80868b">… {snap.hidden} more '
+        f'<tr><td colspan="6" style="text-align:left;color:#80868b">… {snap.hidden} more '
         "not shown</td></tr>"
         if snap.hidden
         else ""
