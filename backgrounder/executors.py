@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import threading
 from concurrent.futures import Executor
+from functools import partial
 
 __all__ = ["close_process_pool", "process_pool"]
 
@@ -45,7 +46,10 @@ def process_pool(max_workers: int | None = None) -> Executor:
         _pool = ProcessPoolExecutor(max_workers=workers)
         _pool_workers = workers
         if not _atexit_registered:
-            atexit.register(close_process_pool)
+            # loky registers its exit hook when the first pool starts working: make it do so
+            # now, so that ours, registered after it, runs before it.
+            _pool.submit(int)
+            _register_exit_hook()
             _atexit_registered = True
         return _pool
 
@@ -60,6 +64,21 @@ def close_process_pool(*, wait: bool = True) -> None:
         pool, _pool, _pool_workers = _pool, None, None
     if pool is not None:
         pool.shutdown(wait=wait, kill_workers=True)  # type: ignore[call-arg]
+
+
+def _register_exit_hook() -> None:
+    """Close the pool at exit, killing calls still running (a script that did not wait for
+    its tasks must not hang on them, as the library's daemon threads would not).
+
+    loky's own exit hook runs before ``atexit`` ones and waits for running calls (a 30 s call
+    held exit for 30 s); threading's exit hooks run last-registered first, so ours is taken
+    there, before loky's, where available.
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:  # pragma: no cover - CPython has it since 3.9
+        atexit.register(close_process_pool)
+        return
+    register(partial(close_process_pool, wait=True))
 
 
 def _broken(pool: Executor) -> bool:
