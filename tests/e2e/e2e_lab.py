@@ -226,7 +226,12 @@ class NotebookPage:
         self.path = path
 
     def open(self, timeout: float = 60_000) -> NotebookPage:
-        self.page.goto(f"{self.server.url}/lab/tree/{self.path}?token={self.server.token}")
+        # a workspace of its own: JupyterLab would otherwise reopen the previous test's notebooks
+        workspace = re.sub(r"\W", "-", self.path)
+        self.page.goto(
+            f"{self.server.url}/lab/workspaces/{workspace}/tree/{self.path}"
+            f"?reset&token={self.server.token}"
+        )
         self.wait_ready(timeout)
         return self
 
@@ -241,8 +246,10 @@ class NotebookPage:
         return self.cell(index).locator(".jp-OutputArea")
 
     def run(self, index: int) -> None:
-        """Start running one cell and return at once (see wait_done)."""
+        """Start running one cell (never run before) and return once it is queued or running."""
         self.page.evaluate(_RUN_JS, [index, False])
+        prompt = self.cell(index).locator(".jp-InputPrompt")
+        expect(prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"))
 
     def run_all(self) -> None:
         self.page.evaluate(_RUN_JS, [0, True])
