@@ -34,3 +34,20 @@ def attach_table(tasks: Tasks) -> Callable[[], None]:
         table.close()
 
     return close
+
+
+def creation_seconds(tasks: Tasks, repeat: int = 5) -> float:
+    """Median time to build a table for ``tasks`` (its widgets): a constant per table."""
+    import statistics
+    import time
+
+    from backgrounder.notebook.snapshot import GroupSource
+    from backgrounder.notebook.table import LiveTable
+
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        table: Any = LiveTable(GroupSource(tasks))
+        times.append(time.perf_counter() - start)
+        table.close()
+    return statistics.median(times)

@@ -8,6 +8,7 @@ target line), green when it passes.
 from __future__ import annotations
 
 import html
+import os
 import platform
 import re
 from datetime import datetime, timezone
@@ -18,7 +19,7 @@ from _common import Config, Row
 import backgrounder
 
 
-def markdown(rows: list[Row], cfg: Config, seconds: float) -> str:
+def markdown(rows: list[Row], cfg: Config, seconds: float, load: str = "") -> str:
     passed = sum(row.ok is True for row in rows)
     failed = sum(row.ok is False for row in rows)
     lines = [
@@ -31,6 +32,9 @@ def markdown(rows: list[Row], cfg: Config, seconds: float) -> str:
         f"Median of {cfg.rounds} interleaved rounds unless stated; ratios compare runs made "
         "side by side in the same round. How it is measured: "
         "[benchmarks method](benchmarks-method.md).",
+        "",
+        f"Load average (1 min) before and after the run: {load}. The machine has "
+        f"{os.cpu_count()} cores; other work on it makes every ratio noisier.",
         "",
         f"**{passed} pass, {failed} fail** of {passed + failed} figures with a target.",
         "",
@@ -104,9 +108,9 @@ def svg(rows: list[Row]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write(rows: list[Row], cfg: Config, seconds: float, directory: Path) -> Path:
+def write(rows: list[Row], cfg: Config, seconds: float, directory: Path, load: str = "") -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     table = directory / "results.md"
-    table.write_text(markdown(rows, cfg, seconds))
+    table.write_text(markdown(rows, cfg, seconds, load))
     (directory / "results.svg").write_text(svg(rows))
     return table

@@ -11,6 +11,7 @@ skipped with the reason, so the table always lists every figure.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (Path(tempfile.mkdtemp(prefix="bench-smoke-")) if cfg.smoke else HERE)
 
     start = time.perf_counter()
+    load_before = os.getloadavg()[0]
     rows: list[Row] = []
     for name in chosen:
         t0 = time.perf_counter()
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             rows.append(Row(name, f"{name} benchmark", None, note=f"crashed: {exc!r}"[:200]))
         progress(f"{name} took {time.perf_counter() - t0:.1f} s")
-    path = report.write(rows, cfg, time.perf_counter() - start, out)
+    load = f"{load_before:.1f} and {os.getloadavg()[0]:.1f}"
+    path = report.write(rows, cfg, time.perf_counter() - start, out, load)
     progress(f"wrote {path}")
     for row in rows:
         print(f"  {row.verdict():7} {row.shown_value():>12}  {row.figure}  {row.target}")
