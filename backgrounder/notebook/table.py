@@ -42,7 +42,7 @@ __all__ = ["BURST", "INTERVAL", "RATE", "WINDOW_SLOTS", "LiveTable", "table_for"
 INTERVAL = 0.1  # seconds between redraws at most (~10 per second)
 RATE = 10.0  # widget updates per second a table may send on average...
 BURST = 10.0  # ...and at once
-HEADER_EVERY = 0.3  # the header (counts, elapsed) is resent at most this often while live
+HEADER_EVERY = 0.5  # the header (counts, elapsed) is resent at most this often while live
 WINDOW_SLOTS = WINDOW  # rows a table shows at most (its widgets are reused as tasks come and go)
 ELAPSED_EVERY = 1.0  # a running table with nothing else new redraws this often (elapsed)
 _log = logging.getLogger("backgrounder")
@@ -328,33 +328,38 @@ class LiveTable:
     def _slot_changes(
         self, slot: _Slot, row: RowSnapshot, now: float
     ) -> list[tuple[int, float, Callable[[], None]]]:
+        """The row's content first (state changes before elapsed ticks), then its buttons."""
+        changes: list[tuple[int, float, Callable[[], None]]] = []
         moved = slot.task is not row.task
         expanded = self._expanded.get(row.id, False)
         value = row_html(row) + (row_detail_html(row) if expanded else "")
+        if moved or slot.state is not row.state or slot.html.value != value:
+
+            def content() -> None:
+                slot.task, slot.state, slot.sent_at = row.task, row.state, now
+                if moved and slot.details.value != expanded:
+                    self._send(slot.details, "value", expanded)
+                if slot.html.value != value:
+                    self._send(slot.html, "value", value)
+
+            # a task ending (the news users wait for) before one starting, before elapsed ticks
+            if moved or (slot.state is not row.state and row.state.finished):
+                priority = 1
+            else:
+                priority = 2 if slot.state is not row.state else 4
+            changes.append((priority, slot.sent_at, content))
         no_details = not row.has_details
         finished = row.state.finished
-        if not (
-            moved
-            or slot.state is not row.state
-            or slot.html.value != value
-            or slot.details.disabled != no_details
-            or slot.cancel.disabled != finished
-        ):
-            return []
+        if slot.details.disabled != no_details or slot.cancel.disabled != finished:
 
-        def apply() -> None:
-            slot.task, slot.state, slot.sent_at = row.task, row.state, now
-            if moved and slot.details.value != expanded:
-                self._send(slot.details, "value", expanded)
-            if slot.html.value != value:
-                self._send(slot.html, "value", value)
-            if slot.details.disabled != no_details:
-                self._send(slot.details, "disabled", no_details)
-            if slot.cancel.disabled != finished:
-                self._send(slot.cancel, "disabled", finished)
+            def controls() -> None:
+                if slot.details.disabled != no_details:
+                    self._send(slot.details, "disabled", no_details)
+                if slot.cancel.disabled != finished:
+                    self._send(slot.cancel, "disabled", finished)
 
-        priority = 1 if moved or slot.state is not row.state else 2
-        return [(priority, slot.sent_at, apply)]
+            changes.append((3, slot.sent_at, controls))
+        return changes
 
     def _clear_slot(self, slot: _Slot) -> None:
         slot.task = slot.state = None
