@@ -8,9 +8,11 @@ target line), green when it passes.
 from __future__ import annotations
 
 import html
+import json
 import os
 import platform
 import re
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,16 +21,15 @@ from _common import Config, Row
 import backgrounder
 
 
-def markdown(rows: list[Row], cfg: Config, seconds: float, load: str = "") -> str:
+def markdown(rows: list[Row], cfg: Config, seconds: float, load: str = "", when: str = "") -> str:
     passed = sum(row.ok is True for row in rows)
     failed = sum(row.ok is False for row in rows)
     lines = [
-        "# Benchmark results",
-        "",
-        f"backgrounder {backgrounder.__version__}, Python {platform.python_version()}, "
+        f"Benchmark results for backgrounder {backgrounder.__version__}, "
+        f"Python {platform.python_version()}, "
         f"{platform.system()} {platform.machine()}; "
         f"{'smoke run (tiny sizes, not meaningful)' if cfg.smoke else 'full run'} "
-        f"of {seconds:.0f} s on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. "
+        f"of {seconds:.0f} s on {when} UTC. "
         f"Median of {cfg.rounds} interleaved rounds unless stated; ratios compare runs made "
         "side by side in the same round. How it is measured: "
         "[benchmarks method](benchmarks-method.md).",
@@ -45,7 +46,7 @@ def markdown(rows: list[Row], cfg: Config, seconds: float, load: str = "") -> st
             section = row.section
             lines += [
                 "",
-                f"## {section}",
+                f"### {section}",
                 "",
                 "| Figure | Measured | Target | Result | Notes |",
                 "| --- | --- | --- | --- | --- |",
@@ -56,7 +57,8 @@ def markdown(rows: list[Row], cfg: Config, seconds: float, load: str = "") -> st
         )
     # The chart inline, so it shows in the docs page that includes this file (a relative
     # image path cannot be right both here and there); benchmarks/results.svg is the same.
-    lines += ["", "Measured over target, for every ratio with a target:", "", svg(rows), ""]
+    chart = f"<div>\n{svg(rows)}</div>"  # a block, so Markdown leaves the SVG alone
+    lines += ["", "Measured over target, for every ratio with a target:", "", chart, ""]
     return "\n".join(lines)
 
 
@@ -108,9 +110,28 @@ def svg(rows: list[Row]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write(rows: list[Row], cfg: Config, seconds: float, directory: Path, load: str = "") -> Path:
+def write(
+    rows: list[Row], cfg: Config, seconds: float, directory: Path, load: str = "", when: str = ""
+) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
+    when = when or f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}"
+    raw = {
+        "smoke": cfg.smoke,
+        "seconds": seconds,
+        "load": load,
+        "when": when,
+        "rows": [asdict(r) for r in rows],
+    }
+    (directory / "results.json").write_text(json.dumps(raw, indent=1) + "\n")
     table = directory / "results.md"
-    table.write_text(markdown(rows, cfg, seconds, load))
+    table.write_text(markdown(rows, cfg, seconds, load, when))
     (directory / "results.svg").write_text(svg(rows))
     return table
+
+
+def rerender(directory: Path) -> Path:
+    """Write results.md and results.svg again from results.json (after a format change)."""
+    raw = json.loads((directory / "results.json").read_text())
+    rows = [Row(**row) for row in raw["rows"]]
+    cfg = Config.make(raw["smoke"])
+    return write(rows, cfg, raw["seconds"], directory, raw["load"], raw["when"])

@@ -42,7 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks it all runs")
     parser.add_argument("--only", default="", help="comma-separated: " + ",".join(BENCHMARKS))
     parser.add_argument("--out", type=Path, help="where to write results.md and results.svg")
+    parser.add_argument(
+        "--render", action="store_true", help="only rewrite the table from results.json"
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        progress(f"wrote {report.rerender(args.out or HERE)}")
+        return 0
     cfg = Config.make(args.smoke)
     chosen = [name for name in args.only.split(",") if name] or list(BENCHMARKS)
     unknown = set(chosen) - set(BENCHMARKS)
