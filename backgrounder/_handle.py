@@ -183,7 +183,13 @@ class Handle:
         try:
             result = await self.work()
         except BaseException as exc:
-            if isinstance(exc, anyio.get_cancelled_exc_class()):
+            work = self.work
+            # GeneratorExit not raised by the task itself: a pending driver being closed (its
+            # loop was closed without cancelling it); anyio cannot say which loop runs then
+            closing = isinstance(exc, GeneratorExit) and not (
+                work.state is TaskState.FAILED and work.exception is exc
+            )
+            if closing or isinstance(exc, anyio.get_cancelled_exc_class()):
                 # the driver itself was cancelled: loop closing, trio run ending, shutdown()
                 self._settle(None, TaskCancelled(f"{self.work.name} was cancelled"))
                 raise

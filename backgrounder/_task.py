@@ -391,7 +391,8 @@ class Task:
         except (
             BaseException
         ) as exc:  # KeyboardInterrupt/SystemExit in a task must not kill the loop
-            self._finish(_FAILED, exc=exc)
+            if not self._finish(_FAILED, exc=exc) and isinstance(exc, GeneratorExit):
+                raise  # a run that already ended being closed (its loop closed): let it close
         else:
             self._finish(_DONE, result)
 
@@ -410,10 +411,16 @@ class Task:
                 )
         except BaseException as exc:
             self._thread_alive = False  # before _finish, which wakes whoever waits
-            self._finish(_CANCELLED if self._cancel_requested else _FAILED, exc=exc)
+            if self._cancel_requested:  # cancel() or a timeout is ending it: no outcome kept
+                self._finish_cancelled()
+            else:
+                self._finish(_FAILED, exc=exc)
         else:
             self._thread_alive = False
-            self._finish(_CANCELLED if self._cancel_requested else _DONE, result)
+            if self._cancel_requested:
+                self._finish_cancelled()
+            else:
+                self._finish(_DONE, result)
 
 
 def _check_timeout(timeout: object) -> float:
