@@ -49,6 +49,8 @@ def browser_context(chromium_path: str) -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
         _missing(f"Playwright for Python is not installed: {exc}")
+    for stale in ARTIFACTS.glob("FAILED-*.png"):
+        stale.unlink()
     with (
         tempfile.TemporaryDirectory(prefix="bg-e2e-chromium-") as user_data,
         sync_playwright() as pw,

@@ -21,16 +21,20 @@ from backgrounder import Task, Tasks
 def gate(name):
     return pathlib.Path(name).exists()
 
-async def until(name, value=None, text=None):
+async def until(name, value=None, text=None, done=None):
     """Wait for the test to create the file `name`, then return `value`."""
     if text:
         print(text)
+    if done is not None:
+        backgrounder.progress(done, 10)
     while not gate(name):
         await asyncio.sleep(0.05)
     return value
 
-def until_sync(name, value=None, text=None):
+def until_sync(name, value=None, text=None, done=None):
     """The same in a worker thread; a cancel request ends the wait."""
+    if done is not None:
+        backgrounder.progress(done, 10)
     while not gate(name) and not backgrounder.cancelled():
         time.sleep(0.05)
     if text:
@@ -54,10 +58,11 @@ def test_await_tasks_draws_a_live_table(open_notebook, lab_server):
         "live.ipynb",
         [
             PRELUDE,
-            "tasks = Tasks(as_group=True, name='live')\n"
-            "tasks.add_task(until, 'gate-a', 1).options(name='alpha')\n"
-            "tasks.add_task(until_sync, 'gate-b', 2).options(name='beta')\n"
-            "tasks.add_task(until, 'gate-c', 3, text='hello from gamma').options(name='gamma')\n"
+            "tasks = Tasks(as_group=True, name='nightly')\n"
+            "tasks.add_task(until, 'gate-a', 1, done=7).options(name='download jan.csv')\n"
+            "tasks.add_task(until_sync, 'gate-b', 2, done=3).options(name='resize images')\n"
+            "tasks.add_task(until, 'gate-c', 3, text='fetching prices...')"
+            ".options(name='fetch prices')\n"
             "results = await tasks()\n"
             "results",
             "print('later cell', results)",
@@ -67,16 +72,18 @@ def test_await_tasks_draws_a_live_table(open_notebook, lab_server):
     nb.run(1)
     table = Table(nb.output(1))
     # first look while it runs: every row running
-    for name in ("alpha", "beta", "gamma"):
+    for name in ("download jan.csv", "resize images", "fetch prices"):
         table.expect_state(name, "running")
     table.expect_counts("3 running")
+    expect(table.row("download jan.csv")).to_contain_text("7/10")  # progress, from the loop...
+    expect(table.row("resize images")).to_contain_text("3/10")  # ...and from a worker thread
     nb.screenshot("table-running", table.root)
 
     open_gate(lab_server, "gate-a")
-    # second look while it runs: alpha done, the others still running, the cell still busy
-    table.expect_state("alpha", "done")
+    # second look while it runs: the download done, the others still running, the cell busy
+    table.expect_state("download jan.csv", "done")
     table.expect_counts("1 done")
-    for name in ("beta", "gamma"):
+    for name in ("resize images", "fetch prices"):
         table.expect_state(name, "running", timeout=1_000)
     expect(nb.cell(1).locator(".jp-InputPrompt")).to_have_text("[*]:")
     nb.screenshot("table-partly-done", table.root)
@@ -84,24 +91,24 @@ def test_await_tasks_draws_a_live_table(open_notebook, lab_server):
     open_gate(lab_server, "gate-b")
     open_gate(lab_server, "gate-c")
     nb.wait_done(1)
-    for name in ("alpha", "beta", "gamma"):
+    for name in ("download jan.csv", "resize images", "fetch prices"):
         table.expect_state(name, "done")
     table.expect_counts("3 done")
     expect(table.header).to_contain_text("3/3")
-    expect(table.row("beta")).to_contain_text("2")
+    expect(table.row("resize images")).to_contain_text("→ 2")
     expect(nb.output(1)).to_contain_text("[1, 2, 3]")
     nb.screenshot("table-finished", table.root)
 
-    # gamma's print is in gamma's row (one click away), not in the cell's stream output
-    expect(table.row("gamma")).not_to_contain_text("hello from gamma")
-    table.details("gamma").click()
-    expect(table.row("gamma")).to_contain_text("hello from gamma")
+    # the task's print is in its own row (one click away), not in the cell's stream output
+    expect(table.row("fetch prices")).not_to_contain_text("fetching prices...")
+    table.details("fetch prices").click()
+    expect(table.row("fetch prices")).to_contain_text("fetching prices...")
     streams = nb.output(1).locator('[data-mime-type="application/vnd.jupyter.stdout"]')
     expect(streams).to_have_count(0)
 
     nb.run_and_wait(2)
     expect(nb.output(2)).to_contain_text("later cell [1, 2, 3]")
-    expect(nb.output(2)).not_to_contain_text("hello from gamma")
+    expect(nb.output(2)).not_to_contain_text("fetching prices...")
 
 
 def test_failed_task_shows_its_error_and_traceback_on_click(open_notebook):
