@@ -339,7 +339,7 @@ class BackgroundMagics(Magics):
         """List every task this session started, with its id and state; cancel or clear them."""
         try:
             opts = parse_argstring(self.tasks, line)
-        except UsageError as exc:
+        except (UsageError, ValueError) as exc:  # ValueError: shlex, e.g. an unclosed quote
             raise UsageError(f"%tasks: {exc} (see %tasks?)") from None
         if opts.action is None:
             if opts.target is not None:
