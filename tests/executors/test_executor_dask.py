@@ -3,10 +3,11 @@ on threads, the process pool and Dask giving the same outcomes."""
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -106,12 +107,22 @@ async def test_timeout(client: Any) -> None:
 @pytest.fixture(scope="module")
 def executors(client: Any) -> Iterator[dict[str, Executor | None]]:
     threads = ThreadPoolExecutor(2)
-    yield {"threads": None, "thread pool": threads, "processes": process_pool(2), "dask": client}
+    stdlib = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("forkserver"))
+    yield {
+        "threads": None,
+        "thread pool": threads,
+        "processes": process_pool(2),
+        "stdlib processes": stdlib,
+        "dask": client,
+    }
     threads.shutdown()
+    stdlib.shutdown()
     close_process_pool()
 
 
-@pytest.mark.parametrize("where", ["threads", "thread pool", "processes", "dask"])
+@pytest.mark.parametrize(
+    "where", ["threads", "thread pool", "processes", "stdlib processes", "dask"]
+)
 async def test_the_same_group_code_gives_the_same_outcome(
     executors: dict[str, Executor | None], where: str
 ) -> None:
