@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
@@ -136,6 +136,7 @@ def test_any_cell_magic_is_a_usage_error_or_a_task(
         st.text(max_size=30),
     )
 )
+@example(line="'")  # found by hypothesis: shlex's "No closing quotation" was a traceback
 def test_any_tasks_line_is_a_usage_error_or_an_answer(
     magics: tuple[Any, Recorder], line: str
 ) -> None:
