@@ -8,6 +8,7 @@ under CI, where a missing browser is a failure.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,6 +42,8 @@ def lab_server(chromium_path: str) -> Iterator[LabServer]:
             yield server
         finally:
             server.stop()
+            ARTIFACTS.mkdir(exist_ok=True)  # the server's and kernels' log, for a failed run
+            shutil.copyfile(server.log_path, ARTIFACTS / "jupyter.log")
 
 
 @pytest.fixture(scope="session")

@@ -97,6 +97,7 @@ def test_await_tasks_draws_a_live_table(open_notebook, lab_server):
     expect(table.header).to_contain_text("3/3")
     expect(table.row("resize images")).to_contain_text("→ 2")
     expect(nb.output(1)).to_contain_text("[1, 2, 3]")
+    expect(nb.output(1)).not_to_contain_text("VBox(")  # a widget, not its repr
     nb.screenshot("table-finished", table.root)
 
     # the task's print is in its own row (one click away), not in the cell's stream output
