@@ -13,6 +13,7 @@ the core never imports it):
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import inspect
 import io
@@ -302,7 +303,13 @@ def _trim_remote_traceback(exc: BaseException) -> None:
 def _cancel(future: Any) -> None:
     # A queued call is dropped. A running one cannot be stopped: a pool's process (or a Dask
     # worker's thread) runs the function to its end and its result is thrown away.
-    future.cancel()
+    pending = future.cancel()
+    if inspect.isawaitable(pending):  # a Dask Client(asynchronous=True) returns a coroutine
+        asyncio.run_coroutine_threadsafe(_awaited(pending), future.client.loop.asyncio_loop)
+
+
+async def _awaited(awaitable: Any) -> None:
+    await awaitable
 
 
 def _no_coroutine(name: str, result: Any) -> Any:
