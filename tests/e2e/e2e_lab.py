@@ -251,6 +251,13 @@ class NotebookPage:
         prompt = self.cell(index).locator(".jp-InputPrompt")
         expect(prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"))
 
+    def run_with_keyboard(self, index: int) -> None:
+        """Click into the cell's editor and press Shift+Enter, as a person would."""
+        self.cell(index).locator(".jp-InputArea-editor").click()
+        self.page.keyboard.press("Shift+Enter")
+        prompt = self.cell(index).locator(".jp-InputPrompt")
+        expect(prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"))
+
     def run_all(self) -> None:
         self.page.evaluate(_RUN_JS, [0, True])
 

@@ -286,3 +286,35 @@ def test_reopened_without_its_kernel_the_saved_table_still_shows(open_notebook, 
     saved = out.locator(f".backgrounder-table, {Table.ROOT}").first
     expect(saved).to_contain_text("first task", timeout=10_000)
     expect(saved).to_contain_text("ValueError: kept error")
+
+
+def test_interrupt_cancels_the_awaited_group_but_not_background_work(open_notebook, lab_server):
+    nb = open_notebook(
+        "interrupt.ipynb",
+        [
+            PRELUDE,
+            "h = %background until 'bg-gate' 5",
+            "tasks = Tasks(as_group=True, name='interrupted')\n"
+            "tasks.add_task(until, 'never', 1).options(name='first waiter')\n"
+            "tasks.add_task(until_sync, 'never', 2).options(name='second waiter')\n"
+            "await tasks()",
+        ],
+    )
+    nb.run_and_wait(0)
+    nb.run_and_wait(1)
+    background = Table(nb.output(1))
+    background.expect_state("until", "running")
+    nb.run(2)
+    table = Table(nb.output(2))
+    for name in ("first waiter", "second waiter"):
+        table.expect_state(name, "running")
+    # the toolbar's stop button, as a person would press it
+    nb.page.locator('.jp-NotebookPanel-toolbar [data-command="notebook:interrupt-kernel"]').click()
+    nb.wait_done(2)
+    for name in ("first waiter", "second waiter"):
+        table.expect_state(name, "cancelled")
+    table.expect_counts("2 cancelled")
+    background.expect_state("until", "running", timeout=1_000)
+    open_gate(lab_server, "bg-gate")
+    background.expect_state("until", "done")
+    expect(background.row("until")).to_contain_text("→ 5")

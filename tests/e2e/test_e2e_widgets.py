@@ -12,7 +12,8 @@ def test_intslider_renders_as_a_widget(open_notebook):
     nb = open_notebook(
         "slider.ipynb", ["import ipywidgets as w\nw.IntSlider(value=7, description='seven')"]
     )
-    nb.run_and_wait(0)
+    nb.run_with_keyboard(0)
+    nb.wait_done(0)
     out = nb.output(0)
     expect(out.locator(".widget-slider")).to_be_visible()
     expect(out.locator(".widget-readout")).to_have_text("7")
