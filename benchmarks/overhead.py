@@ -150,7 +150,7 @@ def _rows(
     )
     table = f"{ours} + table"
     if table in samples.times:
-        ratio = samples.ratio(table, ours)
+        ratio = samples.ratio(table, f"{ours} (table phase)")
         rows.append(
             Row(
                 SECTION,
@@ -187,21 +187,18 @@ def _rows(
     return rows
 
 
-async def _run_async(cfg: Config, upstream: Upstream | None) -> list[Row]:
+async def _run_async(cfg: Config, upstream: Upstream | None) -> Samples:
     n = cfg.async_tasks
     contenders: dict[str, Contender] = {
         "asyncio.gather": lambda: gather(n),
         "anyio task group": lambda: anyio_group(n),
         "backgrounder async group": lambda: ours_async(n),
     }
-    if table_available():
-        contenders["backgrounder async group + table"] = lambda: ours_async(n, table=True)
     up = (lambda: upstream.run("async", n)) if upstream else None
-    samples = await _measure(contenders, cfg.rounds, up)
-    return _rows(samples, n, "async", "asyncio.gather", 3.0, ["anyio task group", "upstream 0.2"])
+    return await _measure(contenders, cfg.rounds, up)
 
 
-async def _run_sync(cfg: Config, upstream: Upstream | None) -> list[Row]:
+async def _run_sync(cfg: Config, upstream: Upstream | None) -> Samples:
     n = cfg.sync_tasks
     contenders: dict[str, Contender] = {
         "ThreadPoolExecutor(40).map": lambda: pool_map(n),
@@ -210,27 +207,71 @@ async def _run_sync(cfg: Config, upstream: Upstream | None) -> list[Row]:
         "IPython BackgroundJobManager": lambda: background_jobs(n),
         "backgrounder sync group": lambda: ours_sync(n),
     }
-    if table_available():
-        contenders["backgrounder sync group + table"] = lambda: ours_sync(n, table=True)
     up = (lambda: upstream.run("sync", n)) if upstream else None
-    samples = await _measure(contenders, cfg.rounds, up)
+    return await _measure(contenders, cfg.rounds, up)
+
+
+async def _run_tables(cfg: Config, kind: str, into: Samples) -> float | None:
+    """Ours with and without a table, into ``into``; returns the table's creation time.
+
+    Run after every other contender: a closed table still keeps its group and widgets
+    alive (about 12,000 objects for 10,000 tasks), and the larger heap makes the cyclic GC
+    slow down whatever runs next.
+    """
+    if not table_available():
+        return None
+    ours = ours_async if kind == "async" else ours_sync
+    n = cfg.async_tasks if kind == "async" else cfg.sync_tasks
+    name = f"backgrounder {kind} group"
+    pair = await _measure(
+        {f"{name} (table phase)": lambda: ours(n), f"{name} + table": lambda: ours(n, True)},
+        cfg.rounds,
+        None,
+    )
+    into.times[f"{name} + table"] = pair.times[f"{name} + table"]
+    into.times[f"{name} (table phase)"] = pair.times[f"{name} (table phase)"]
+    return creation_seconds(_group(kind, n))
+
+
+async def _run_all(cfg: Config, upstream: Upstream | None) -> list[Row]:
+    progress(f"overhead: {cfg.async_tasks:,} async no-op tasks, {cfg.rounds} rounds")
+    async_samples = await _run_async(cfg, upstream)
+    progress(f"overhead: {cfg.sync_tasks:,} tiny sync functions, {cfg.rounds} rounds")
+    sync_samples = await _run_sync(cfg, upstream)
+    progress("overhead: groups with and without a status table")
+    async_creation = await _run_tables(cfg, "async", async_samples)
+    sync_creation = await _run_tables(cfg, "sync", sync_samples)
+    rows = _rows(
+        async_samples,
+        cfg.async_tasks,
+        "async",
+        "asyncio.gather",
+        3.0,
+        ["anyio task group", "upstream 0.2"],
+        async_creation,
+    )
     others = [
         "loop.run_in_executor",
         "anyio.to_thread.run_sync",
         "IPython BackgroundJobManager",
         "upstream 0.2",
     ]
-    creation = creation_seconds(_group("sync", n)) if table_available() else None
-    return _rows(samples, n, "sync", "ThreadPoolExecutor(40).map", 2.0, others, creation)
+    rows += _rows(
+        sync_samples,
+        cfg.sync_tasks,
+        "sync",
+        "ThreadPoolExecutor(40).map",
+        2.0,
+        others,
+        sync_creation,
+    )
+    return rows
 
 
 def run(cfg: Config) -> list[Row]:
     upstream = Upstream.start(cfg.smoke)
     try:
-        progress(f"overhead: {cfg.async_tasks:,} async no-op tasks, {cfg.rounds} rounds")
-        rows = asyncio.run(_run_async(cfg, upstream))
-        progress(f"overhead: {cfg.sync_tasks:,} tiny sync functions, {cfg.rounds} rounds")
-        rows += asyncio.run(_run_sync(cfg, upstream))
+        rows = asyncio.run(_run_all(cfg, upstream))
     finally:
         if upstream is not None:
             upstream.close()

@@ -11,7 +11,9 @@ skipped with the reason, so the table always lists every figure.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated: " + ",".join(BENCHMARKS))
     parser.add_argument("--out", type=Path, help="where to write results.md and results.svg")
     parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run here, not one child process per benchmark (they leave threads, pools "
+        "and garbage behind that would slow the next one down)",
+    )
+    parser.add_argument(
         "--render", action="store_true", help="only rewrite the table from results.json"
     )
     args = parser.parse_args(argv)
@@ -61,11 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     for name in chosen:
         t0 = time.perf_counter()
-        try:
-            rows += BENCHMARKS[name](cfg)
-        except Exception as exc:  # one broken benchmark must not hide the others' figures
-            traceback.print_exc()
-            rows.append(Row(name, f"{name} benchmark", None, note=f"crashed: {exc!r}"[:200]))
+        if args.in_process:
+            rows += _run_here(name, cfg)
+        else:
+            rows += _run_child(name, args.smoke)
         progress(f"{name} took {time.perf_counter() - t0:.1f} s")
     load = f"{load_before:.1f} and {os.getloadavg()[0]:.1f}"
     path = report.write(rows, cfg, time.perf_counter() - start, out, load)
@@ -73,6 +80,26 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         print(f"  {row.verdict():7} {row.shown_value():>12}  {row.figure}  {row.target}")
     return 0
+
+
+def _run_here(name: str, cfg: Config) -> list[Row]:
+    try:
+        return BENCHMARKS[name](cfg)
+    except Exception as exc:  # one broken benchmark must not hide the others' figures
+        traceback.print_exc()
+        return [Row(name, f"{name} benchmark", None, note=f"crashed: {exc!r}"[:200])]
+
+
+def _run_child(name: str, smoke: bool) -> list[Row]:
+    """Run one benchmark in a fresh interpreter and read back its rows."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        command = [sys.executable, __file__, "--in-process", "--only", name, "--out", tmp]
+        proc = subprocess.run([*command, *(["--smoke"] if smoke else [])], check=False)
+        raw = Path(tmp) / "results.json"
+        if proc.returncode != 0 or not raw.exists():
+            note = f"crashed: exit status {proc.returncode}"
+            return [Row(name, f"{name} benchmark", None, note=note)]
+        return [Row(**row) for row in json.loads(raw.read_text())["rows"]]
 
 
 if __name__ == "__main__":
