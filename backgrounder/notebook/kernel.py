@@ -10,6 +10,7 @@ cell at once; work started by the cell but not yet running when the cell's code 
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import threading
@@ -27,6 +28,10 @@ from .snapshot import LooseSource, Tracker
 __all__ = ["EXIT_GRACE", "Session"]
 
 EXIT_GRACE = 1.5  # seconds unfinished work gets to unwind when the kernel shuts down
+# ipykernel 7.4 turns SIGINT into cancelling an async cell through a callback that only runs
+# when the kernel's loop next wakes up: a cell awaiting a 30 s sleep was measured to ignore
+# Interrupt for the whole 30 s. Waking the loop this often while a cell runs bounds that delay.
+WAKE_EVERY = 0.1
 _log = logging.getLogger("backgrounder")
 _exit_hook = False
 
@@ -87,9 +92,12 @@ class Session:
         else:
             display(TextView(work))
 
-    def show_table(self, table: Any, key: object) -> None:
-        """Display an existing live table (a ``%background --group`` one)."""
-        self._shown.add(id(key))
+    def show_table(self, table: Any, task: Task) -> None:
+        """Display a ``%background --group`` table, once per cell however many tasks join."""
+        self._shown.add(id(task))
+        if id(table) in self._shown and self._cell is not None:
+            return
+        self._shown.add(id(table))
         if self.widgets:
             table.display()
         else:
@@ -127,6 +135,20 @@ class Session:
         self._started = []
         self._before = {id(handle) for handle in running_handles()}
         self._cell = self._token()
+        if self.kernel is not None:
+            self._keep_awake(self._cell)
+
+    def _keep_awake(self, cell: object) -> None:
+        """Wake the kernel's loop every ``WAKE_EVERY`` s while this cell runs (see above)."""
+        loop = asyncio._get_running_loop()
+        if loop is None:
+            return
+
+        def wake() -> None:
+            if self._cell is cell and cell is not None:
+                loop.call_later(WAKE_EVERY, wake)
+
+        loop.call_later(WAKE_EVERY, wake)
 
     def _post_run_cell(self, *_: object) -> None:
         if self._cell is None:

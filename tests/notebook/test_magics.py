@@ -163,6 +163,29 @@ def test_named_group_collects_tasks(ip: Any, capsys: pytest.CaptureFixture[str])
     assert "batch: 2 tasks" in out
 
 
+def test_a_named_group_in_a_loop_shows_one_table(
+    ip: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(ip, "hs = []\nfor i in range(3):\n    h = %background --group loop add i\n    hs += [h]")
+    assert [h.result(10) for h in ip.user_ns["hs"]] == [2, 3, 4]
+    assert capsys.readouterr().out.count("loop:") == 1
+
+
+def test_background_decorator_calls_in_a_cell_show_one_table(
+    ip: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(
+        ip,
+        "gate = __import__('threading').Event()\n"
+        "@backgrounder.background\n"
+        "def held(i):\n    gate.wait(10)\n    return i\n",
+    )
+    run(ip, "hs = [held(i) for i in range(3)]")
+    assert "3 tasks started in this cell: 3 tasks" in capsys.readouterr().out
+    ip.user_ns["gate"].set()
+    assert [h.result(10) for h in ip.user_ns["hs"]] == [0, 1, 2]
+
+
 def test_cell_magic_sync_and_async(ip: Any) -> None:
     run(ip, "%%background --name sync-cell\nvalue = 20\nprint('in the cell')\nvalue + 1\n")
     run(ip, "h = _")
