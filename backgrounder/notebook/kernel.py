@@ -201,7 +201,10 @@ class Session:
             if work not in self._started:
                 self._started.append(work)
             return
-        self.show(work)
+        try:
+            self.show(work)
+        except Exception:  # a display problem must never break the run that triggered it
+            _log.exception("backgrounder: could not show the table of %s", work.name)
 
 
 class TextView:

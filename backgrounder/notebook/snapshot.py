@@ -8,12 +8,14 @@ keeps per-state counts and the bounded window of rows up to date from events, so
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback as tb_module
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._events import Listener, TaskEvent, subscribe
@@ -119,7 +121,7 @@ def _traceback(task: Task, exc: BaseException) -> str:
         if hit is not None and hit[0] is exc:
             return hit[1]
     try:
-        text = task.traceback or ""
+        text = "".join(tb_module.format_exception(type(exc), exc, _user_frames(task._tb)))
     except Exception:
         text = "".join(tb_module.format_exception_only(type(exc), exc))
     with _tb_lock:
@@ -127,6 +129,17 @@ def _traceback(task: Task, exc: BaseException) -> str:
         while len(_tb_cache) > 500:
             _tb_cache.popitem(last=False)
     return text
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _user_frames(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback from the user's code on: the library's own leading frames say nothing."""
+    start = tb
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE):
+        tb = tb.tb_next
+    return tb if tb is not None else start
 
 
 def snapshot_task(task: Task) -> RowSnapshot:

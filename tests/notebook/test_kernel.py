@@ -122,6 +122,18 @@ def test_the_table_updates_while_a_sync_cell_blocks(kernel: Kernel) -> None:
     assert kernel.value("naps_handle.result(5)") == "[0, 1, 2, 3]"
 
 
+def test_displaying_a_group_then_awaiting_it_shows_one_table(kernel: Kernel) -> None:
+    execution = kernel.execute(
+        "shown = Tasks([Task(slow, i, delay=0.05) for i in range(3)], name='shown')\n"
+        "display(shown)\n"
+        "await shown()"
+    )
+    widgets = [data for data in execution.displays if WIDGET in data]
+    assert len(widgets) == 1
+    assert "shown: 3 tasks, 3 pending" in widgets[0]["text/plain"]
+    assert execution.result == "[0, 2, 4]"
+
+
 def test_task_text_is_escaped(kernel: Kernel) -> None:
     execution = kernel.execute("h = %background --name '<b>bold</b>' evil")
     html = execution.displays[0]["text/html"]

@@ -128,3 +128,15 @@ def test_progress_shows_in_running_rows() -> None:
 )
 def test_format_elapsed(seconds: float | None, live: bool, text: str) -> None:
     assert format_elapsed(seconds, live) == text
+
+
+def test_traceback_starts_at_the_users_code() -> None:
+    def user_function() -> None:
+        raise KeyError("missing")
+
+    task = Task(user_function)
+    with pytest.raises(KeyError):
+        asyncio.run(task())
+    traceback = snapshot_task(task).traceback or ""
+    assert "user_function" in traceback and "KeyError: 'missing'" in traceback
+    assert "backgrounder/_task.py" not in traceback
