@@ -15,7 +15,7 @@ pytestmark = pytest.mark.kernel
 
 SETUP = """
 %load_ext backgrounder
-import asyncio, threading, time
+import asyncio, sys, threading, time
 import backgrounder
 from backgrounder import Task, Tasks
 
@@ -31,6 +31,12 @@ async def chatter(n):
     for i in range(n):
         print(f"chatter {i}")
         await asyncio.sleep(0.02)
+    return n
+
+def sync_chatter(n):
+    for i in range(n):
+        print(f"thread chatter {i}", file=sys.stderr if i % 2 else sys.stdout)
+        time.sleep(0.02)
     return n
 
 def evil():
@@ -64,10 +70,12 @@ def test_work_progresses_while_the_kernel_is_idle(kernel: Kernel) -> None:
 
 
 def test_a_background_print_never_lands_in_another_cell(kernel: Kernel) -> None:
-    started = kernel.execute("h = %background chatter 25")
+    started = kernel.execute("h = %background chatter 25\nhs = %background sync_chatter 25")
     other = kernel.execute("print('mine')\nawait asyncio.sleep(0.8)\nprint('still mine')")
     assert other.stdout == "mine\nstill mine\n"
+    assert other.stderr == ""
     assert kernel.value("(await h), h.work.output.count('chatter')") == "(25, 25)"
+    assert kernel.value("(await hs), hs.work.output.count('thread chatter')") == "(25, 25)"
     everywhere = [m for m in kernel.log if m["msg_type"] == "stream"]
     assert not any("chatter" in m["content"]["text"] for m in everywhere)
     assert "chatter" not in started.stdout
