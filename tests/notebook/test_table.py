@@ -158,3 +158,36 @@ def test_big_group_shows_a_window_running_and_failed_first(wire: Wire) -> None:
     assert len(table._slots) == table_module.WINDOW_SLOTS
     assert "RuntimeError: three" in table._slots[0].html.value
     assert "showing 50 of 300" in table.header.value
+
+
+def test_a_redraw_with_nothing_new_sends_nothing(wire: Wire) -> None:
+    tasks = Tasks([Task(lambda i=i: i) for i in range(5)], as_group=True)
+    table = LiveTable(GroupSource(tasks))
+    asyncio.run(tasks())
+    assert table.wait_idle(10)
+    table.flush()
+    before = len(wire.messages)
+    table.flush()
+    table.flush()
+    assert len(wire.messages) == before
+
+
+def test_output_shows_in_the_expanded_row(wire: Wire) -> None:
+    def talk() -> str:
+        print("<b>said</b>")
+        return "ok"
+
+    tasks = Tasks([Task(talk)])
+    table = LiveTable(GroupSource(tasks))
+    backgrounder.capture_output()
+    try:
+        asyncio.run(tasks())
+    finally:
+        backgrounder.release_output()
+    assert table.wait_idle(10)
+    slot = table._slots[0]
+    assert not slot.details.disabled
+    assert "said" not in slot.html.value  # output stays one click away
+    slot.details.value = True
+    table.flush()
+    assert "&lt;b&gt;said&lt;/b&gt;" in slot.html.value
