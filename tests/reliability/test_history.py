@@ -130,8 +130,10 @@ def test_clearing_forgets_finished_tasks_only(
     shell: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     release = threading.Event()
+    began = threading.Event()
 
     def waits() -> str:
+        began.set()
         release.wait(30)
         return "finished later"
 
@@ -139,6 +141,8 @@ def test_clearing_forgets_finished_tasks_only(
     finished.start().result(timeout=10)
     running = Task(waits)
     handle = running.start()
+    # start() returns before the run begins on the loop thread; from then on it is listed
+    assert began.wait(10)
     history = magics(shell).history
     capsys.readouterr()
     magics(shell).tasks("clear")
