@@ -271,3 +271,31 @@ def test_load_twice_and_unload(ip: Any) -> None:
     assert type(sys.stdout).__name__ != "TaskStream" or sys.stdout is not stdout
     ip.run_line_magic("load_ext", "backgrounder")
     assert "background" in ip.magics_manager.magics["line"]
+
+
+def test_without_ipywidgets_a_kernel_gets_text_and_html(monkeypatch: pytest.MonkeyPatch) -> None:
+    from backgrounder import Tasks
+    from backgrounder.notebook.kernel import Session
+
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets now fails
+
+    class FakeShell:
+        kernel = object()
+
+    session = Session(FakeShell())
+    assert session.kernel is not None and not session.widgets
+    bundle = session.bundle(Tasks(name="plain"))
+    assert set(bundle) == {"text/plain", "text/html"}
+    assert "plain: 0 tasks" in bundle["text/plain"]
+
+
+def test_import_alone_loads_no_ipython_or_widgets() -> None:
+    import subprocess
+
+    code = (
+        "import sys, backgrounder, backgrounder.notebook\n"
+        "names = ('IPython', 'ipywidgets', 'ipykernel', 'nest_asyncio')\n"
+        "bad = [m for m in names if m in sys.modules]\n"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
