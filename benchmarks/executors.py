@@ -93,7 +93,7 @@ async def _processes(cfg: Config) -> list[Row]:
     overhead = samples.ratio("ours", "direct")
 
     # CPU-bound: the same two tasks on the default threads and on the process pool.
-    work = 200_000 if cfg.smoke else 3_000_000
+    work = 200_000 if cfg.smoke else 10_000_000  # about 0.5 s a task here
     cpu = await _interleave(
         {
             "threads": lambda: _ours(2, None, cpu_bound, work),
