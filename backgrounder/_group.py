@@ -79,6 +79,7 @@ class Tasks:
         self.name = name or f"Tasks #{self.id}"
         self._listeners = Listeners()
         self._runner: Runner | None = None
+        self._starting: Handle | None = None  # set by start() until the run begins
         self._state = TaskState.PENDING
         self._t_start: float | None = None
         self._t_end: float | None = None
@@ -197,6 +198,9 @@ class Tasks:
 
     def cancel(self) -> bool:
         """Cancel every unfinished task of the current run; False if none is running."""
+        starting = self._starting
+        if starting is not None:  # started, but its run has not begun
+            return starting.cancel()
         runner = self._runner
         if runner is None:
             return False

@@ -176,6 +176,7 @@ class Handle:
     async def _drive(self) -> None:
         with self._lock:
             self._entered = True
+            self.work._starting = None
             cancelled = self._cancel_early
         if cancelled:
             self._settle(None, TaskCancelled(f"{self.work.name} was cancelled"))
@@ -220,6 +221,7 @@ class Handle:
             early = not self._entered
             if early:
                 self._cancel_early = True
+                self.work._starting = None
         if not early:
             return self.work.cancel()
         self.work._cancel_unstarted()
@@ -342,6 +344,7 @@ def start(work: Task | Tasks, *, thread_loop: bool = False) -> Handle:
         return _start_trio(work)
     loop = running or loop_thread.loop
     handle = Handle(work, loop)
+    work._starting = handle
     _live.add(handle)
     _install_exit_hook()
     if running is not None:
@@ -379,6 +382,7 @@ def _start_trio(work: Task | Tasks) -> Handle:
     handle = Handle(work, None)
     handle._thread = threading.get_ident()
     handle._trio_token = trio.lowlevel.current_trio_token()
+    work._starting = handle
     _live.add(handle)
     trio.lowlevel.spawn_system_task(
         handle._drive, name=f"backgrounder: {work.name}", context=contextvars.copy_context()

@@ -58,6 +58,7 @@ class Task:
         "_progress",
         "_result",
         "_slot",
+        "_starting",
         "_state",
         "_t_end",
         "_t_start",
@@ -91,6 +92,7 @@ class Task:
         self.executor: Executor | None = None
         self._name: str | None = None
         self._output: OutputBuffer | None = None
+        self._starting: Handle | None = None  # set by start() until the run begins
         self._clear()
 
     def _clear(self) -> None:
@@ -245,6 +247,9 @@ class Task:
         Sync and running: marked cancelled at once and ``cancelled()`` turns True inside it,
         but its thread runs on until the function returns (a thread cannot be killed).
         """
+        starting = self._starting
+        if starting is not None:  # started, but its run has not begun: the handle knows how
+            return starting.cancel()
         with _transition:
             state = self._state
             if state.finished:

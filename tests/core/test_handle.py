@@ -184,6 +184,23 @@ async def test_cancel_before_it_began_in_async_code() -> None:
 
 
 @pytest.mark.anyio
+async def test_cancelling_the_work_itself_before_it_began() -> None:
+    ran: list[int] = []
+    task = Task(ran.append, 1)
+    handle = task.start()
+    assert task.cancel()  # the task, not its handle: the pending start must honour it
+    group = Tasks([Task(ran.append, 2)], as_group=True)
+    group_handle = group.start()
+    assert group.cancel()
+    for pending in (handle, group_handle):
+        with pytest.raises(TaskCancelled):
+            await pending
+    assert ran == []
+    assert task.state == "cancelled"
+    assert group.state == "cancelled"
+
+
+@pytest.mark.anyio
 async def test_waiting_is_not_cancelling() -> None:
     release = anyio.Event()
 

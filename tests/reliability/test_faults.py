@@ -345,11 +345,6 @@ def test_cancelling_a_group_while_its_tasks_finish_leaves_consistent_states(
         unsubscribe()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: Task.cancel() before the started run begins is undone by the run's "
-    "reset (_prepare -> _clear), so the task runs anyway; Handle.cancel() is honoured",
-)
 def test_task_cancel_right_after_start_is_honoured() -> None:
     async def main() -> None:
         task = Task(async_quick, 1)
