@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._events import Listener, TaskEvent, subscribe
 from .._state import TaskState
@@ -98,7 +98,6 @@ class GroupSnapshot:
     rows: tuple[RowSnapshot, ...]
     kind: str = "group"  # "group", "sequence" or "tasks"
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def hidden(self) -> int:
@@ -249,10 +248,6 @@ class Tracker:
     def counts(self) -> dict[TaskState, int]:
         with self._lock:
             return dict(self._counts)
-
-    def running(self) -> list[Task]:
-        with self._lock:
-            return list(self._running.values())
 
     def select(self) -> list[Task]:
         """The tasks to show: all in order if they fit, else running, failed, recent, pending."""
