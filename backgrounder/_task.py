@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import os
 import threading
 import time
 import traceback as tb_module
@@ -35,6 +36,17 @@ _ids = itertools.count(1)
 _transition = threading.Lock()
 # monotonic() for durations, plus this offset to show wall-clock times.
 _WALL_OFFSET = time.time() - time.monotonic()
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _from_user_code(tb: TracebackType | None) -> TracebackType | None:
+    """Skip the library's leading frames (the task bodies): tracebacks start in user code."""
+    start = tb
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE):
+        tb = tb.tb_next
+    return tb if tb is not None else start
+
+
 _PENDING, _RUNNING, _DONE, _FAILED, _CANCELLED = TaskState
 
 
@@ -63,6 +75,7 @@ class Task:
         "_t_end",
         "_t_start",
         "_tb",
+        "_tb_text",
         "_thread_alive",
         "_timed_out",
         "_timeout",
@@ -100,6 +113,7 @@ class Task:
         self._result: Any = None
         self._exception: BaseException | None = None
         self._tb: TracebackType | None = None
+        self._tb_text: str | None = None
         self._t_start: float | None = None
         self._t_end: float | None = None
         self._progress: tuple[float, float | None] | None = None
@@ -167,11 +181,16 @@ class Task:
 
     @property
     def traceback(self) -> str | None:
-        """The formatted traceback of ``exception``, as the task saw it."""
-        if self._exception is None:
-            return None
+        """The formatted traceback of ``exception``, from the user's code on (formatted once)."""
         exc = self._exception
-        return "".join(tb_module.format_exception(type(exc), exc, self._tb))
+        if exc is None:
+            return None
+        text = self._tb_text
+        if text is None:
+            text = "".join(tb_module.format_exception(type(exc), exc, self._tb))
+            if self._state.finished:
+                self._tb_text = text
+        return text
 
     @property
     def started_at(self) -> datetime | None:
@@ -317,7 +336,7 @@ class Task:
             self._result = result
             if exc is not None:
                 self._exception = exc
-                self._tb = exc.__traceback__
+                self._tb = _from_user_code(exc.__traceback__)
             self._state = state
         on_finish = self._on_finish
         self._on_finish = self._canceller = None

@@ -8,14 +8,11 @@ keeps per-state counts and the bounded window of rows up to date from events, so
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import traceback as tb_module
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from .._events import Listener, TaskEvent, subscribe
@@ -109,38 +106,6 @@ class GroupSnapshot:
         return self.counts[_DONE] + self.counts[_FAILED] + self.counts[_CANCELLED]
 
 
-_tb_cache: OrderedDict[int, tuple[BaseException, str]] = OrderedDict()
-_tb_lock = threading.Lock()
-
-
-def _traceback(task: Task, exc: BaseException) -> str:
-    """The task's formatted traceback, formatted once per exception (redraws repeat it)."""
-    with _tb_lock:
-        hit = _tb_cache.get(task.id)
-        if hit is not None and hit[0] is exc:
-            return hit[1]
-    try:
-        text = "".join(tb_module.format_exception(type(exc), exc, _user_frames(task._tb)))
-    except Exception:
-        text = "".join(tb_module.format_exception_only(type(exc), exc))
-    with _tb_lock:
-        _tb_cache[task.id] = (exc, text)
-        while len(_tb_cache) > 500:
-            _tb_cache.popitem(last=False)
-    return text
-
-
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-
-def _user_frames(tb: TracebackType | None) -> TracebackType | None:
-    """The traceback from the user's code on: the library's own leading frames say nothing."""
-    start = tb
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE):
-        tb = tb.tb_next
-    return tb if tb is not None else start
-
-
 def snapshot_task(task: Task) -> RowSnapshot:
     """Read one task once; safe from any thread, never raises for a task's odd values."""
     state = task.state
@@ -158,7 +123,7 @@ def snapshot_task(task: Task) -> RowSnapshot:
         progress=task.progress,
         result=short_repr(task.result) if state is _DONE else None,
         error=error_line(exc),
-        traceback=_traceback(task, exc) if exc is not None else None,
+        traceback=task.traceback if exc is not None else None,
         output=output,
         output_dropped=dropped,
         cancel_requested=task.cancel_requested,

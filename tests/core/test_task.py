@@ -235,3 +235,16 @@ def test_options_validation() -> None:
 def test_is_async_decided_at_construction() -> None:
     assert Task(adouble, 1).is_async
     assert not Task(double, 1).is_async
+
+
+@pytest.mark.anyio
+async def test_traceback_starts_in_user_code() -> None:
+    def fails() -> None:
+        raise ValueError("from user code")
+
+    task = Task(fails)
+    with pytest.raises(ValueError):
+        await task()
+    assert task.traceback is not None
+    first_frame = task.traceback.splitlines()[1]
+    assert __file__ in first_frame and "backgrounder" + "/_task.py" not in task.traceback
