@@ -97,8 +97,8 @@ def open_notebook(page: Any, lab_server: LabServer) -> Callable[..., NotebookPag
     """``open_notebook(name, cells)`` writes the notebook, opens it and waits for its kernel."""
 
     def opener(name: str, cells: list[str]) -> NotebookPage:
-        lab_server.write_notebook(name, cells)
-        return NotebookPage(page, lab_server, name).open()
+        path = lab_server.write_notebook(name, cells)
+        return NotebookPage(page, lab_server, path).open()
 
     return opener
 

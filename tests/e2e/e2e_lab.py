@@ -93,6 +93,8 @@ class LabServer:
         env = dict(os.environ)
         env.update(
             JUPYTER_CONFIG_DIR=str(config),
+            # no user-level kernelspecs: "python3" is the venv's (make installs it there)
+            JUPYTER_DATA_DIR=str(self.base / "data"),
             JUPYTER_RUNTIME_DIR=str(self.base / "runtime"),
             JUPYTERLAB_SETTINGS_DIR=str(self.base / "settings"),
             JUPYTERLAB_WORKSPACES_DIR=str(self.base / "workspaces"),
@@ -182,7 +184,12 @@ class LabServer:
             proc.wait(timeout=10)
 
     def write_notebook(self, name: str, cells: Iterable[str]) -> str:
-        """Write a notebook of code cells into the root dir; return its path there."""
+        """Write a notebook of code cells in a folder of its own; return its path from the root.
+
+        The folder is the kernel's working dir: files one test makes never reach another.
+        """
+        folder = self.root / Path(name).stem
+        folder.mkdir()
         nb = nbformat.v4.new_notebook()
         nb.metadata["kernelspec"] = {
             "name": "python3",
@@ -190,8 +197,8 @@ class LabServer:
             "language": "python",
         }
         nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
-        nbformat.write(nb, self.root / name)
-        return name
+        nbformat.write(nb, folder / name)
+        return f"{folder.name}/{name}"
 
 
 # JavaScript run in the page. JupyterLab is started with expose_app_in_browser, so
@@ -238,6 +245,10 @@ class NotebookPage:
     def wait_ready(self, timeout: float = 60_000) -> None:
         """The notebook is the current tab and its kernel is idle."""
         self.page.wait_for_function(_READY_JS, arg=self.path, timeout=timeout)
+
+    def open_gate(self, name: str) -> None:
+        """Create the file ``name`` next to the notebook (what its tasks may wait for)."""
+        (self.server.root / self.path).parent.joinpath(name).touch()
 
     def cell(self, index: int) -> Any:
         return self.page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").nth(index)

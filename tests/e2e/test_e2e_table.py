@@ -49,11 +49,7 @@ async def fails(message):
 '''
 
 
-def open_gate(lab_server, name):
-    (lab_server.root / name).touch()
-
-
-def test_await_tasks_draws_a_live_table(open_notebook, lab_server):
+def test_await_tasks_draws_a_live_table(open_notebook):
     nb = open_notebook(
         "live.ipynb",
         [
@@ -79,7 +75,7 @@ def test_await_tasks_draws_a_live_table(open_notebook, lab_server):
     expect(table.row("resize images")).to_contain_text("3/10")  # ...and from a worker thread
     nb.screenshot("table-running", table.root)
 
-    open_gate(lab_server, "gate-a")
+    nb.open_gate("gate-a")
     # second look while it runs: the download done, the others still running, the cell busy
     table.expect_state("download jan.csv", "done")
     table.expect_counts("1 done")
@@ -88,8 +84,8 @@ def test_await_tasks_draws_a_live_table(open_notebook, lab_server):
     expect(nb.cell(1).locator(".jp-InputPrompt")).to_have_text("[*]:")
     nb.screenshot("table-partly-done", table.root)
 
-    open_gate(lab_server, "gate-b")
-    open_gate(lab_server, "gate-c")
+    nb.open_gate("gate-b")
+    nb.open_gate("gate-c")
     nb.wait_done(1)
     for name in ("download jan.csv", "resize images", "fetch prices"):
         table.expect_state(name, "done")
@@ -170,9 +166,7 @@ def test_cancel_one_row_then_cancel_all(open_notebook):
     expect(table.cancel_all).to_be_disabled()
 
 
-def test_background_magic_returns_at_once_and_finishes_while_another_cell_runs(
-    open_notebook, lab_server
-):
+def test_background_magic_returns_at_once_and_finishes_while_another_cell_runs(open_notebook):
     nb = open_notebook(
         "background.ipynb",
         [
@@ -188,10 +182,10 @@ def test_background_magic_returns_at_once_and_finishes_while_another_cell_runs(
     table.expect_state("until_sync", "running")
     nb.run(2)
     expect(nb.cell(2).locator(".jp-InputPrompt")).to_have_text("[*]:")
-    open_gate(lab_server, "bg-gate")
+    nb.open_gate("bg-gate")
     table.expect_state("until_sync", "done")
     expect(nb.cell(2).locator(".jp-InputPrompt")).to_have_text("[*]:")  # still blocking
-    open_gate(lab_server, "cell-gate")
+    nb.open_gate("cell-gate")
     nb.wait_done(2)
     expect(nb.output(2)).to_contain_text("cell 2 ran")
     expect(nb.output(2)).not_to_contain_text("bg says hi")
@@ -288,7 +282,7 @@ def test_reopened_without_its_kernel_the_saved_table_still_shows(open_notebook, 
     expect(saved).to_contain_text("ValueError: kept error")
 
 
-def test_interrupt_cancels_the_awaited_group_but_not_background_work(open_notebook, lab_server):
+def test_interrupt_cancels_the_awaited_group_but_not_background_work(open_notebook):
     nb = open_notebook(
         "interrupt.ipynb",
         [
@@ -315,6 +309,6 @@ def test_interrupt_cancels_the_awaited_group_but_not_background_work(open_notebo
         table.expect_state(name, "cancelled")
     table.expect_counts("2 cancelled")
     background.expect_state("until", "running", timeout=1_000)
-    open_gate(lab_server, "bg-gate")
+    nb.open_gate("bg-gate")
     background.expect_state("until", "done")
     expect(background.row("until")).to_contain_text("→ 5")
