@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
-import io
 import pickle
 import sys
 import threading
@@ -26,10 +25,10 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from . import _context
-from ._output import OUTPUT_LIMIT
+from ._output import OUTPUT_LIMIT, RoutingStream
 from ._state import TaskState
 from ._validate import callable_name
 
@@ -382,42 +381,19 @@ _local = threading.local()
 _install_lock = threading.Lock()
 
 
-class _WorkerStream(io.TextIOBase):
+class _WorkerStream(RoutingStream):
     """On ``sys.stdout``/``sys.stderr`` of a worker: a capturing thread's text is kept for its
     task (Dask runs several tasks in threads of one process), the rest passes through."""
 
-    def __init__(self, name: str, original: TextIO) -> None:
-        self.stream_name = name
-        self.original = original
-
-    def write(self, text: str) -> int:
+    def route(self, text: str) -> bool:
         capture: _Capture | None = getattr(_local, "capture", None)
         if capture is None:
-            return self.original.write(text)
+            return False
         capture.chunks.append((self.stream_name, text))
         capture.size += len(text)
         while capture.size > OUTPUT_LIMIT and len(capture.chunks) > 1:
             capture.size -= len(capture.chunks.popleft()[1])
-        return len(text)
-
-    def flush(self) -> None:
-        self.original.flush()
-
-    def writable(self) -> bool:
         return True
-
-    def isatty(self) -> bool:
-        return False
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self.original, "encoding", "utf-8")
-
-    def fileno(self) -> int:
-        return self.original.fileno()
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.original, name)
 
 
 def _capture_start() -> None:

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from . import _context
 
-__all__ = ["OUTPUT_LIMIT", "OutputBuffer", "capture_output", "release_output"]
+__all__ = ["RoutingStream", "OUTPUT_LIMIT", "OutputBuffer", "capture_output", "release_output"]
 
 OUTPUT_LIMIT = 100_000  # characters kept per task: the tail
 
@@ -57,24 +57,22 @@ class OutputBuffer:
 _routing = threading.local()
 
 
-class TaskStream(io.TextIOBase):
-    """Stands in for ``sys.stdout``/``sys.stderr``: task text to the task, the rest through."""
+class RoutingStream(io.TextIOBase):
+    """Stands in for ``sys.stdout``/``sys.stderr``: text that ``route`` claims goes there,
+    the rest to the original stream untouched."""
 
     def __init__(self, name: str, original: TextIO) -> None:
         self.stream_name = name
         self.original = original
 
+    def route(self, text: str) -> bool:
+        """Keep ``text`` somewhere else and return True, or return False to pass it through."""
+        raise NotImplementedError
+
     def write(self, text: str) -> int:
-        task = _context.current.get()
-        if task is None or getattr(_routing, "active", False):
-            return self.original.write(text)
-        # a listener that prints while handling this task's OUTPUT event must not loop forever
-        _routing.active = True
-        try:
-            task._write_output(self.stream_name, text)
-        finally:
-            _routing.active = False
-        return len(text)
+        if self.route(text):
+            return len(text)
+        return self.original.write(text)
 
     def flush(self) -> None:
         self.original.flush()
@@ -94,6 +92,22 @@ class TaskStream(io.TextIOBase):
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.original, name)
+
+
+class TaskStream(RoutingStream):
+    """Sends what a task prints to that task (found through the ContextVar)."""
+
+    def route(self, text: str) -> bool:
+        task = _context.current.get()
+        if task is None or getattr(_routing, "active", False):
+            return False
+        # a listener that prints while handling this task's OUTPUT event must not loop forever
+        _routing.active = True
+        try:
+            task._write_output(self.stream_name, text)
+        finally:
+            _routing.active = False
+        return True
 
 
 _installs = 0
