@@ -278,7 +278,7 @@ def test_reopened_without_its_kernel_the_saved_table_still_shows(open_notebook, 
     nb.screenshot("reopen-no-kernel", out)
     # ...and the table with them: the live widget (saved state) or the static HTML
     saved = out.locator(f".backgrounder-table, {Table.ROOT}").first
-    expect(saved).to_contain_text("first task", timeout=10_000)
+    expect(saved).to_contain_text("first task", timeout=5_000)
     expect(saved).to_contain_text("ValueError: kept error")
 
 
