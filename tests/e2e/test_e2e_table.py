@@ -312,3 +312,27 @@ def test_interrupt_cancels_the_awaited_group_but_not_background_work(open_notebo
     nb.open_gate("bg-gate")
     background.expect_state("until", "done")
     expect(background.row("until")).to_contain_text("→ 5")
+
+
+def test_a_large_group_shows_a_bounded_window_of_rows(open_notebook):
+    nb = open_notebook(
+        "large.ipynb",
+        [
+            PRELUDE,
+            "tasks = Tasks(as_group=True, limit=20, name='many')\n"
+            "for i in range(300):\n"
+            "    tasks.add_task(until, 'go', i).options(name=f'item {i:03d}')\n"
+            "open('go', 'w').close()\n"
+            "results = await tasks()\n"
+            "sum(results)",
+        ],
+    )
+    nb.run_and_wait(0)
+    nb.run_and_wait(1)
+    table = Table(nb.output(1))
+    table.expect_counts("300 done")
+    expect(table.header).to_contain_text("300/300")
+    expect(table.header).to_contain_text("of 300 tasks")  # "showing N of 300 tasks"
+    shown = table.root.locator(Table.ROW).filter(has_text="item ")
+    assert 0 < shown.count() <= 50
+    expect(nb.output(1)).to_contain_text(str(sum(range(300))))
