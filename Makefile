@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Jupyter refuses to run as root unless told (containers, CI machines)
+AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test lint typecheck pytest docs docs-serve bench bench-smoke test-heavy browser notebooks-outputs clean
+.PHONY: lab test lint typecheck pytest docs docs-serve bench bench-smoke test-heavy browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +17,7 @@ $(STAMP): pyproject.toml
 
 ## make lab: create the venv, install, open JupyterLab on the quickstart notebook.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/quickstart.ipynb
+	$(BIN)/jupyter lab $(AS_ROOT) notebooks/quickstart.ipynb
 
 ## make test: install everything the tests need, then lint, type-check, test, build docs.
 test: $(STAMP) browser lint typecheck pytest docs
