@@ -46,7 +46,9 @@ def lab_server(chromium_path: str) -> Iterator[LabServer]:
             shutil.copyfile(server.log_path, ARTIFACTS / "jupyter.log")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running on the main
+# thread while it is open, and the tests after these must not see it.
+@pytest.fixture(scope="module")
 def browser_context(chromium_path: str) -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
