@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from .._events import Listener, TaskEvent, subscribe
+from .._events import EventKind, Listener, TaskEvent, subscribe
 from .._state import TaskState
 from .._task import Task
 from .._validate import safe_repr
@@ -27,6 +27,7 @@ __all__ = [
     "OUTPUT_TAIL",
     "WINDOW",
     "GroupSnapshot",
+    "FinalSource",
     "GroupSource",
     "LooseSource",
     "RowSnapshot",
@@ -39,6 +40,7 @@ __all__ = [
 WINDOW = 50  # rows shown at most for one group; the rest are summarised by the counts
 OUTPUT_TAIL = 4_000  # characters of a task's output shown in its row (the tail)
 _PENDING, _RUNNING, _DONE, _FAILED, _CANCELLED = TaskState
+_TASK_STARTED, _TASK_FINISHED = EventKind.STARTED, EventKind.FINISHED
 
 
 def short_repr(value: object, limit: int = 80) -> str:
@@ -134,36 +136,55 @@ def snapshot_task(task: Task) -> RowSnapshot:
 class Tracker:
     """Per-state counts and the candidates for the row window, kept up to date from events.
 
-    ``update(task)`` may be called from any thread; it reads the task's state under a lock,
-    so whatever order events arrive in, the last update sees the latest state.
+    Only tasks that left PENDING are recorded: a task the tracker has not heard of is
+    pending, so pending is counted from the list's length and a run that re-queues every
+    task is one ``restart``, not one update per task. ``update(task)`` may be called from
+    any thread and only notes the task (a deque append: events come from the threads that
+    run the work); the notes are folded in, in a batch, by whoever reads next (the writer,
+    ten times a second), each reading the task's state then, under the lock, so whatever
+    order events arrive in, the fold sees the latest state.
     """
+
+    FOLD_AT = 4096  # notes kept at most before the noting thread folds them itself
 
     def __init__(self, tasks: Sequence[Task] = (), window: int = WINDOW) -> None:
         self.window = window
         self._lock = threading.Lock()
         self._tasks: Sequence[Task] = ()
+        self._noted: deque[Task] = deque()  # tasks whose events are not folded in yet
         self.rescan(tasks)
 
-    def rescan(self, tasks: Sequence[Task]) -> None:
-        """Start again from the tasks' current states (a group restarted, a view was made)."""
+    def restart(self, tasks: Sequence[Task]) -> None:
+        """A run begins: every task is queued again, whatever its last run left."""
         with self._lock:
-            self._tasks = tasks
-            self._index: dict[int, int] = {task.id: i for i, task in enumerate(tasks)}
-            self._known: dict[int, TaskState] = {}
-            self._counts = dict.fromkeys(TaskState, 0)
-            self._running: dict[int, Task] = {}
-            self._failed: OrderedDict[int, Task] = OrderedDict()
-            self._recent: OrderedDict[int, Task] = OrderedDict()
-            self._cursor = 0
-            for task in tasks:
+            self._reset(tasks)
+
+    def rescan(self, tasks: Sequence[Task]) -> None:
+        """Start again from the tasks' current states (a view was made)."""
+        with self._lock:
+            self._reset(tasks)
+            for task in [task for task in tasks if task._state is not _PENDING]:
                 self._apply(task)
+
+    def _reset(self, tasks: Sequence[Task]) -> None:
+        self._tasks = tasks
+        self._noted.clear()
+        self._ids: set[int] | None = None  # built by the first add()
+        self._known: dict[int, TaskState] = {}  # id -> state of the tasks that left PENDING
+        self._counts = dict.fromkeys(TaskState, 0)  # PENDING is derived, see counts()
+        self._running: dict[int, Task] = {}
+        self._failed: OrderedDict[int, Task] = OrderedDict()
+        self._recent: OrderedDict[int, Task] = OrderedDict()
+        self._cursor = 0
 
     def add(self, task: Task) -> None:
         """Track one more task (a loose list grows)."""
         with self._lock:
-            if task.id in self._index:
+            if self._ids is None:
+                self._ids = {item.id for item in self._tasks}
+            if task.id in self._ids:
                 return
-            self._index[task.id] = len(self._index)
+            self._ids.add(task.id)
             if isinstance(self._tasks, list):
                 self._tasks.append(task)
             else:
@@ -171,52 +192,65 @@ class Tracker:
             self._apply(task)
 
     def update(self, task: Task) -> None:
-        with self._lock:
-            if task.id in self._index:
-                self._apply(task)
+        noted = self._noted
+        noted.append(task)
+        if len(noted) > self.FOLD_AT:
+            with self._lock:
+                self._fold()
+
+    def _fold(self) -> None:
+        noted, apply = self._noted, self._apply
+        while noted:
+            apply(noted.popleft())
 
     def _apply(self, task: Task) -> None:
-        new = task.state
-        old = self._known.get(task.id)
+        new = task._state
+        tid = task.id
+        old = self._known.get(tid, _PENDING)
         if old is new:
             return
-        if old is not None:
-            self._counts[old] -= 1
-        self._counts[new] += 1
-        self._known[task.id] = new
-        tid = task.id
+        counts = self._counts
         if old is _RUNNING:
+            counts[old] -= 1
             self._running.pop(tid, None)
         elif old is _FAILED:
+            counts[old] -= 1
             self._failed.pop(tid, None)
-        elif old is not None and old.finished:
+        elif old is not _PENDING:
+            counts[old] -= 1
             self._recent.pop(tid, None)
+        if new is _PENDING:  # queued again (a loose task re-run): the window looks from the top
+            del self._known[tid]
+            self._cursor = 0
+            return
+        counts[new] += 1
+        self._known[tid] = new
         if new is _RUNNING:
             self._running[tid] = task
         elif new is _FAILED:
             self._failed[tid] = task
-            while len(self._failed) > self.window:
+            if len(self._failed) > self.window:
                 self._failed.popitem(last=False)
-        elif new.finished:
+        else:
             self._recent[tid] = task
-            while len(self._recent) > self.window:
+            if len(self._recent) > self.window:
                 self._recent.popitem(last=False)
-        elif new is _PENDING:
-            index = self._index.get(tid, 0)
-            if index < self._cursor:
-                self._cursor = index
 
     @property
     def total(self) -> int:
-        return len(self._index)
+        return len(self._tasks)
 
     def counts(self) -> dict[TaskState, int]:
         with self._lock:
-            return dict(self._counts)
+            self._fold()
+            counts = dict(self._counts)
+            counts[_PENDING] = len(self._tasks) - len(self._known)
+            return counts
 
     def select(self) -> list[Task]:
         """The tasks to show: all in order if they fit, else running, failed, recent, pending."""
         with self._lock:
+            self._fold()
             tasks = self._tasks
             if len(tasks) <= self.window:
                 return list(tasks)
@@ -233,11 +267,12 @@ class Tracker:
                 room -= len(recent)
             if room > 0:
                 # the next pending tasks in order; the cursor skips those that have started
-                while self._cursor < len(tasks) and tasks[self._cursor].state is not _PENDING:
+                known = self._known
+                while self._cursor < len(tasks) and tasks[self._cursor].id in known:
                     self._cursor += 1
                 i = self._cursor
                 while room > 0 and i < len(tasks):
-                    if tasks[i].state is _PENDING:
+                    if tasks[i].id not in known:
                         chosen.append(tasks[i])
                         room -= 1
                     i += 1
@@ -261,9 +296,9 @@ def group_state(counts: dict[TaskState, int]) -> TaskState:
 class GroupSource:
     """A ``Tasks`` group as a view's source: its snapshot, its events, Cancel all."""
 
-    def __init__(self, group: Tasks, window: int = WINDOW) -> None:
+    def __init__(self, group: Tasks, window: int = WINDOW, *, scan: bool = True) -> None:
         self.group = group
-        self.tracker = Tracker(group.tasks, window)
+        self.tracker = Tracker(group.tasks if scan else (), window)
 
     @property
     def name(self) -> str:
@@ -274,12 +309,19 @@ class GroupSource:
         return self.group.state.finished
 
     def update(self, event: TaskEvent) -> None:
-        """Fold one event into the tracker (any thread)."""
-        item = event.task
-        if isinstance(item, Task):
-            self.tracker.update(item)
-        else:  # the group started or finished: re-read every task once
-            self.tracker.rescan(self.group.tasks)
+        """Fold one event into the tracker (any thread): O(1), and nothing for most kinds.
+
+        QUEUED needs nothing: the group's STARTED, which comes before any task's event,
+        restarts the tracker with every task pending. PROGRESS and OUTPUT change no state.
+        The group's FINISHED comes after every task's own FINISHED.
+        """
+        kind = event.kind
+        if kind is _TASK_STARTED or kind is _TASK_FINISHED:
+            item = event.task
+            if isinstance(item, Task):
+                self.tracker.update(item)
+            elif kind is _TASK_STARTED:
+                self.tracker.restart(self.group.tasks)
 
     def refresh(self) -> None:
         self.tracker.rescan(self.group.tasks)
@@ -374,6 +416,32 @@ class LooseSource:
             rows=rows,
             kind="tasks",
         )
+
+
+class FinalSource:
+    """What a view keeps of a finished group: its last snapshot, without the tasks.
+
+    A view that kept its ``GroupSource`` would keep every task (and its result) alive for
+    as long as the view is shown; its snapshot is all it still needs to draw.
+    """
+
+    ended = True
+
+    def __init__(self, snap: GroupSnapshot) -> None:
+        self.name = snap.name
+        self._snap = replace(snap, rows=tuple(replace(row, task=None) for row in snap.rows))
+
+    def snapshot(self) -> GroupSnapshot:
+        return self._snap
+
+    def update(self, event: TaskEvent) -> None:
+        pass
+
+    def refresh(self) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass
 
 
 def cancel_task(task: Task) -> bool:

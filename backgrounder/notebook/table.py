@@ -15,6 +15,7 @@ import contextvars
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -30,6 +31,7 @@ from .._task import Task
 from .render import group_html, group_text, header_html, row_detail_html, row_html
 from .snapshot import (
     WINDOW,
+    FinalSource,
     GroupSnapshot,
     GroupSource,
     LooseSource,
@@ -37,16 +39,21 @@ from .snapshot import (
     cancel_task,
 )
 
-__all__ = ["BURST", "INTERVAL", "RATE", "WINDOW_SLOTS", "LiveTable", "table_for"]
+__all__ = ["BURST", "FILL_ROWS", "INTERVAL", "RATE", "WINDOW_SLOTS", "LiveTable", "table_for"]
 
 INTERVAL = 0.1  # seconds between redraws at most (~10 per second)
 RATE = 10.0  # widget updates per second a table may send on average...
 BURST = 10.0  # ...and at once
 HEADER_EVERY = 0.5  # the header (counts, elapsed) is resent at most this often while live
 WINDOW_SLOTS = WINDOW  # rows a table shows at most (its widgets are reused as tasks come and go)
+# rows given widgets per redraw while the work runs: 30 widgets, about 4 ms (0.1 ms each,
+# measured), so a redraw on the loop thread never holds the GIL long; the window of 50 rows
+# fills in half a second, and the final redraw makes whatever is still missing at once
+FILL_ROWS = 10
 ELAPSED_EVERY = 1.0  # a running table with nothing else new redraws this often (elapsed)
 _log = logging.getLogger("backgrounder")
 _RUNNING = TaskState.RUNNING
+_QUEUED, _STARTED, _FINISHED = EventKind.QUEUED, EventKind.STARTED, EventKind.FINISHED
 
 Source = GroupSource | LooseSource
 
@@ -61,12 +68,25 @@ class _Shared:
         self.button_style = w.ButtonStyle()
         self.toggle_style = ToggleButtonStyle()
 
+    def widgets(self) -> list[w.Widget]:
+        return [
+            self.row_layout,
+            self.button_layout,
+            self.html_style,
+            self.button_style,
+            self.toggle_style,
+        ]
+
 
 class _Slot:
-    """One row of the grid: the row's HTML, a details toggle and a Cancel button."""
+    """One row of the grid: the row's HTML, a details toggle and a Cancel button.
+
+    Made by the writer when a row first needs it, and reused as the window moves.
+    """
 
     def __init__(self, table: LiveTable, shared: _Shared, row: RowSnapshot) -> None:
-        self.task = row.task
+        self.task = row.task  # for the buttons; None once the table keeps only its snapshot
+        self.id: int | None = row.id
         self.state: TaskState | None = row.state
         self.sent_at = 0.0
         self.html = w.HTML(value=row_html(row), layout=shared.row_layout, style=shared.html_style)
@@ -96,9 +116,9 @@ class _Slot:
 
     # Frontend callbacks run on the kernel's main thread: they act and mark dirty, never draw.
     def _toggled(self, change: dict[str, Any]) -> None:
-        task = self.task
-        if task is not None:
-            self._table._expanded[task.id] = bool(change["new"])
+        tid = self.id
+        if tid is not None:
+            self._table._expanded[tid] = bool(change["new"])
             self._table.mark_dirty()
 
     def _clicked(self, _: object) -> None:
@@ -109,32 +129,42 @@ class _Slot:
 
 
 class LiveTable:
-    """A live table for a ``Tasks`` group or a list of loose tasks (see ``table_for``)."""
+    """A live table for a ``Tasks`` group or a list of loose tasks (see ``table_for``).
+
+    Building it makes only the header: row widgets cost about 0.1 ms each (traitlets and
+    the comm's opening state), 150 for a full window, so the writer makes them when rows
+    first need them, one redraw interval after the table is made, off the thread that runs
+    the group. A group that ends sooner gets its rows drawn once, finished.
+    """
 
     def __init__(self, source: Source, *, loop: Any = None) -> None:
-        self.source = source
+        self.source: Source | FinalSource = source
         self.messages = 0  # widget updates sent by the writer (what the budget counts)
-        self.source_object: object = None
+        self._work: weakref.ref[Any] | None = None  # what table_for made it for
         self._loop = loop
+        self._lock = threading.Lock()  # the source is swapped under it (final / run again)
         self._expanded: dict[int, bool] = {}
         self._dirty = False
         self._armed = False
         self._final = False
+        self._closed = False
+        self._live = False  # the last redraw showed running tasks (their elapsed times tick)
         self._timer: Any = None
         self._timer_at = 0.0
-        self._last_tick = 0.0
+        self._last_tick = time.monotonic()  # the first redraw comes one interval from now
         self._header_at = 0.0
         self._tokens = BURST
         self._refilled = time.monotonic()
         self._idle = threading.Event()
         self._displays: list[tuple[Any, contextvars.Context]] = []
         self._reported = False
+        self._shared: _Shared | None = None
+        self._slots: list[_Slot] = []
 
         self._ready = False
         self._unsubscribe = source.subscribe(self._on_event)
         source.refresh()  # after subscribing: no event can fall in between
         snap = source.snapshot()
-        self._shared = _Shared()
         self.header = w.HTML(value=header_html(snap), layout=w.Layout(flex="1 1 auto"))
         self.cancel_all = w.Button(
             description="Cancel all",
@@ -144,19 +174,16 @@ class LiveTable:
             layout=w.Layout(width="auto"),
         )
         self.cancel_all.on_click(self._cancel_all)
-        self._slots = [_Slot(self, self._shared, row) for row in snap.rows]
         self.grid = w.GridBox(
-            [widget for slot in self._slots for widget in slot.widgets()],
+            [],
             layout=w.Layout(grid_template_columns="minmax(0, 1fr) auto auto", grid_gap="0 6px"),
         )
-        self.widget = w.VBox(
-            [w.HBox([self.header, self.cancel_all], layout=w.Layout(width="100%")), self.grid]
-        )
+        self._top = w.HBox([self.header, self.cancel_all], layout=w.Layout(width="100%"))
+        self.widget = w.VBox([self._top, self.grid])
         self._ready = True
         if source.ended:
-            self._idle.set()
-        if self._dirty or not source.ended:
-            self.mark_dirty()
+            self._final = True
+        self.mark_dirty()
 
     # -- what the extension uses -------------------------------------------------------------
 
@@ -166,13 +193,19 @@ class LiveTable:
             self._loop = loop_thread.loop
         return self._loop
 
+    @property
+    def source_object(self) -> Any:
+        """The group or task ``table_for`` made this table for (held weakly), else None."""
+        return None if self._work is None else self._work()
+
     def snapshot(self) -> GroupSnapshot:
         return self.source.snapshot()
 
     def add(self, task: Task) -> None:
         """Show one more loose task (``%background --group``)."""
-        if isinstance(self.source, LooseSource):
-            self.source.add(task)
+        source = self.source
+        if isinstance(source, LooseSource):
+            source.add(task)
             self._idle.clear()
             self.mark_dirty()
 
@@ -203,13 +236,32 @@ class LiveTable:
             raise TimeoutError("the table did not redraw in time")
 
     def close(self) -> None:
-        """Stop listening and close the widgets."""
+        """Stop listening, close every widget (layouts and styles too) and let go of the work.
+
+        ipywidgets keeps every open widget in a registry, so a widget left open keeps its
+        callbacks, hence this table and its group, alive for the life of the kernel.
+        """
+        self._closed = True
         self._unsubscribe()
+        with self._lock:
+            source = self.source
+            if not isinstance(source, FinalSource):
+                self.source = FinalSource(source.snapshot())
+        _forget(self)
+        widgets: list[w.Widget] = [self.widget, self._top, self.grid, self.header, self.cancel_all]
         for slot in self._slots:
-            for widget in slot.widgets():
+            slot.task = None
+            widgets += slot.widgets()
+        for widget in widgets:
+            _close_widget(widget)
+        if self._shared is not None:
+            for widget in self._shared.widgets():
                 widget.close()
-        for widget in (self.header, self.cancel_all, self.grid, self.widget):
-            widget.close()
+        if self._timer is not None:
+            try:
+                self.loop.call_soon_threadsafe(self._stop_timer)
+            except RuntimeError:  # the loop is closed (interpreter exit)
+                pass
 
     def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
         snap = self.source.snapshot()
@@ -221,19 +273,31 @@ class LiveTable:
     # -- events (any thread) -------------------------------------------------------------------
 
     def _on_event(self, event: TaskEvent) -> None:
-        self.source.update(event)
-        if event.kind is EventKind.FINISHED and (
-            not isinstance(event.task, Task) or isinstance(self.source, LooseSource)
-        ):
-            if self.source.ended:
+        kind = event.kind
+        if kind is _QUEUED and isinstance(self.source, GroupSource):
+            return  # the group's STARTED already counted every task pending (see GroupSource)
+        item = event.task
+        if isinstance(item, Task):
+            self.source.update(event)
+            if kind is _FINISHED and isinstance(self.source, LooseSource) and self.source.ended:
                 self._final = True
-        elif event.kind is EventKind.STARTED and not isinstance(event.task, Task):
+        elif kind is _FINISHED:
+            self.source.update(event)
+            self._final = True
+        elif kind is _STARTED:  # the group (re)starts: before any of its tasks' events
+            with self._lock:
+                source = self.source
+                if isinstance(source, FinalSource):  # run again: follow the new run
+                    self.source = source = GroupSource(item, scan=False)
+                source.update(event)
             self._idle.clear()
-        self.mark_dirty()
+        self._dirty = True
+        if not self._armed:
+            self.mark_dirty()
 
     def mark_dirty(self) -> None:
         self._dirty = True
-        if self._ready and not self._armed:
+        if self._ready and not self._armed and not self._closed:
             self._armed = True
             try:
                 self.loop.call_soon_threadsafe(self._arm)
@@ -247,6 +311,8 @@ class LiveTable:
     # -- the writer (the loop thread only) -----------------------------------------------------
 
     def _arm(self, delay: float | None = None) -> None:
+        if self._closed:
+            return
         now = time.monotonic()
         at = now + delay if delay is not None else max(now, self._last_tick + INTERVAL)
         if self._timer is not None:
@@ -256,13 +322,22 @@ class LiveTable:
         self._timer_at = at
         self._timer = self.loop.call_later(at - now, self._tick)
 
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def _tick(self) -> None:
         self._timer = None
+        if self._closed:
+            return
         self._dirty = False
         final = self._final
         self._final = False
         try:
             pending = self._redraw(final)
+            if final and not pending and self._freeze():
+                self._redraw(final)  # sends nothing unless a re-run slipped in between
         except Exception:
             pending = False
             if not self._reported:
@@ -280,11 +355,22 @@ class LiveTable:
         if self._is_dirty():  # an event came in between: it saw _armed True and left it to us
             self._armed = True
             self._arm()
-        elif not self.source.ended and self.source.tracker.counts()[_RUNNING]:
+        elif self._live and not self.source.ended:
             self._arm(ELAPSED_EVERY)  # keep elapsed times moving; an event brings it forward
 
     def _is_dirty(self) -> bool:
         return self._dirty  # read again: another thread may have set it
+
+    def _freeze(self) -> bool:
+        """The group ended and its final redraw is out: keep its snapshot, not its tasks."""
+        with self._lock:
+            source = self.source
+            if not isinstance(source, GroupSource) or not source.ended:
+                return False
+            self.source = FinalSource(source.snapshot())
+        for slot in self._slots:
+            slot.task = None
+        return True
 
     def _refill(self, now: float) -> None:
         self._tokens = min(BURST, self._tokens + (now - self._refilled) * RATE)
@@ -295,6 +381,7 @@ class LiveTable:
         now = time.monotonic()
         self._refill(now)
         snap = self.source.snapshot()
+        self._live = snap.counts[_RUNNING] > 0
         changes: list[tuple[int, float, Callable[[], None]]] = []
         header = header_html(snap)
         if header != self.header.value:
@@ -306,11 +393,13 @@ class LiveTable:
         if self.cancel_all.disabled != ended:
             changes.append((0, 0.0, lambda: setattr(self.cancel_all, "disabled", ended)))
         if len(self._slots) < len(snap.rows):
-            changes.append((1, 0.0, lambda: self._fill_slots(snap)))
+            limit = None if final else FILL_ROWS
+            changes.append((1, 0.0, lambda: self._fill_slots(snap, limit)))
         for slot, row in zip(self._slots, snap.rows, strict=False):
+            slot.task = row.task  # the Cancel button acts on whatever the slot shows now
             changes.extend(self._slot_changes(slot, row, now))
         for slot in self._slots[len(snap.rows) :]:
-            if slot.task is not None:
+            if slot.id is not None:
                 changes.append((1, 0.0, partial(self._clear_slot, slot)))
         changes.sort(key=lambda change: change[:2])
         for priority, _, apply in changes:
@@ -319,7 +408,7 @@ class LiveTable:
             if not final and self._tokens < 1:
                 return True
             apply()
-        return False
+        return len(self._slots) < len(snap.rows)  # more rows to make at the next redraw
 
     def _set_header(self, value: str, now: float) -> None:
         self._header_at = now
@@ -330,13 +419,13 @@ class LiveTable:
     ) -> list[tuple[int, float, Callable[[], None]]]:
         """The row's content first (state changes before elapsed ticks), then its buttons."""
         changes: list[tuple[int, float, Callable[[], None]]] = []
-        moved = slot.task is not row.task
+        moved = slot.id != row.id
         expanded = self._expanded.get(row.id, False)
         value = row_html(row) + (row_detail_html(row) if expanded else "")
         if moved or slot.state is not row.state or slot.html.value != value:
 
             def content() -> None:
-                slot.task, slot.state, slot.sent_at = row.task, row.state, now
+                slot.id, slot.state, slot.sent_at = row.id, row.state, now
                 if moved and slot.details.value != expanded:
                     self._send(slot.details, "value", expanded)
                 if slot.html.value != value:
@@ -362,21 +451,29 @@ class LiveTable:
         return changes
 
     def _clear_slot(self, slot: _Slot) -> None:
-        slot.task = slot.state = None
+        slot.task = slot.id = slot.state = None
         self._send(slot.html, "value", "")
         if not slot.cancel.disabled:
             self._send(slot.cancel, "disabled", True)
         if not slot.details.disabled:
             self._send(slot.details, "disabled", True)
 
-    def _fill_slots(self, snap: GroupSnapshot) -> None:
-        """Add the slots new rows need (once each; slots are reused as the window moves)."""
+    def _fill_slots(self, snap: GroupSnapshot, limit: int | None) -> None:
+        """Make the slots new rows need (once each: slots are reused as the window moves).
+
+        At most ``limit`` rows per redraw while the work runs, so that no redraw holds the
+        GIL for long. Their comm openings are not charged to the budget: like the header's,
+        they happen once per slot and the window bounds them (150 at most).
+        """
         rows = snap.rows[len(self._slots) :]
+        if limit is not None:
+            rows = rows[:limit]
         if not rows:
             return
+        if self._shared is None:
+            self._shared = _Shared()
         self._slots += [_Slot(self, self._shared, row) for row in rows]
         self.messages += 3 * len(rows)  # their comm_open messages
-        self._tokens -= len(rows)
         self._send(self.grid, "children", [x for slot in self._slots for x in slot.widgets()])
 
     def _send(self, widget: w.Widget, name: str, value: object) -> None:
@@ -393,8 +490,19 @@ class LiveTable:
                 _log.debug("backgrounder: could not update a table display", exc_info=True)
 
 
-_tables: dict[int, LiveTable] = {}
-_tables_lock = threading.Lock()
+def _close_widget(widget: w.Widget) -> None:
+    """Close a widget and the layout and style it was given by default (each has a comm)."""
+    for name in ("layout", "style"):
+        part = getattr(widget, name, None) if widget.has_trait(name) else None
+        if isinstance(part, w.Widget):
+            part.close()
+    widget.close()
+
+
+# id(work) -> (weak reference to the work, its table): the table lives on in its widgets'
+# callbacks while shown, but must not keep a finished group (and every task) alive.
+_tables: dict[int, tuple[weakref.ref[Any], LiveTable]] = {}
+_tables_lock = threading.RLock()  # re-entrant: a weakref callback may run inside it (gc)
 
 
 def table_for(work: Any) -> LiveTable:
@@ -403,15 +511,31 @@ def table_for(work: Any) -> LiveTable:
 
     key = id(work)
     with _tables_lock:
-        table = _tables.get(key)
-        if table is not None and table.source_object is work:
-            return table
+        entry = _tables.get(key)
+        if entry is not None and entry[0]() is work and not entry[1]._closed:
+            return entry[1]
         if isinstance(work, Tasks):
             table = LiveTable(GroupSource(work))
         elif isinstance(work, Task):
             table = LiveTable(LooseSource(work.name, [work]))
         else:
             raise TypeError(f"no table for {type(work).__name__}")
-        table.source_object = work
-        _tables[key] = table
+        ref = weakref.ref(work, partial(_dropped, key))
+        table._work = ref
+        _tables[key] = (ref, table)
         return table
+
+
+def _dropped(key: int, ref: weakref.ref[Any]) -> None:
+    with _tables_lock:
+        entry = _tables.get(key)
+        if entry is not None and entry[0] is ref:
+            del _tables[key]
+
+
+def _forget(table: LiveTable) -> None:
+    """A closed table is no longer the one ``table_for`` returns."""
+    with _tables_lock:
+        for key, (_, other) in list(_tables.items()):
+            if other is table:
+                del _tables[key]

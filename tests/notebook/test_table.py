@@ -83,8 +83,9 @@ def test_cancel_buttons_cancel_one_task_or_all(wire: Wire) -> None:
         tasks.subscribe(
             lambda e: first_done.set() if e.task is first and first.state.finished else None
         )
-        slot = next(slot for slot in table._slots if slot.task is first)
         assert running.wait(10)
+        table.flush()  # rows get their widgets at the first redraw
+        slot = next(slot for slot in table._slots if slot.task is first)
         slot.cancel.click()  # an async task is cancelled at its next await, on its loop
         assert first_done.wait(10)
         assert first.state is TaskState.CANCELLED
