@@ -145,7 +145,7 @@ class Tracker:
     order events arrive in, the fold sees the latest state.
     """
 
-    FOLD_AT = 4096  # notes kept at most before the noting thread folds them itself
+    FOLD_AT = 1 << 16  # notes kept at most before the noting thread folds them itself
 
     def __init__(self, tasks: Sequence[Task] = (), window: int = WINDOW) -> None:
         self.window = window

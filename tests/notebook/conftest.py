@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,11 +32,12 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> Iterator[Wire]:
     recorded = Wire()
 
     class DummyComm:
-        comm_id = "dummy"
         kernel = "truthy"
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             recorded.opened += 1
+            # one id per comm, as a kernel gives: ipywidgets registers open widgets by it
+            self.comm_id = uuid.uuid4().hex
 
         def open(self, *args: Any, **kwargs: Any) -> None:
             pass
