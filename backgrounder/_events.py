@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from ._group import Tasks
@@ -33,11 +32,11 @@ class EventKind(str, Enum):
         return self.value
 
 
-@dataclass(frozen=True)
-class TaskEvent:
+class TaskEvent(NamedTuple):
     """One thing that happened to a task, or to a group when ``task`` is a ``Tasks``.
 
     ``data`` is ``(done, total)`` for PROGRESS, ``(stream_name, text)`` for OUTPUT, else None.
+    A named tuple: three are made per task run, and a frozen dataclass cost 3.5x as much.
     """
 
     kind: EventKind
