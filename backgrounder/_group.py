@@ -221,6 +221,16 @@ class Tasks:
             task._cancel_unstarted(self)
         self._end(TaskState.CANCELLED, TaskCancelled(f"{self.name} was cancelled"))
 
+    def _abandon(self, reason: str) -> None:
+        """Its loop was closed mid-run (see ``Handle``): end the run as cancelled."""
+        runner = self._runner
+        if runner is None:
+            return
+        runner.cancel()
+        for task in self.tasks:
+            task._abandon(reason)
+        self._end(TaskState.CANCELLED, TaskCancelled(reason))
+
     # -- internals -----------------------------------------------------------------------------
 
     def _check_idle(self, doing: str) -> None:

@@ -134,7 +134,9 @@ class Handle:
         if self._done.is_set():
             return False
         if self._thread == threading.get_ident() or not self._loop_running():
-            return self._cancel_here()
+            cancelled = self._cancel_here()
+            self._settle_if_loop_closed()
+            return cancelled
         reply: concurrent.futures.Future[bool] = concurrent.futures.Future()
 
         def on_loop() -> None:
@@ -249,8 +251,18 @@ class Handle:
                 return
         callback()
 
+    def _settle_if_loop_closed(self) -> bool:
+        """The work's loop was closed under it: nothing will finish the run, so end it here."""
+        loop = self.loop
+        if loop is None or not loop.is_closed() or self._done.is_set():
+            return False
+        reason = f"{self.work.name} was cancelled: its event loop was closed"
+        self.work._abandon(reason)
+        self._settle(None, TaskCancelled(reason))
+        return True
+
     def _wait(self, timeout: float | None) -> None:
-        if self._done.is_set():
+        if self._done.is_set() or self._settle_if_loop_closed():
             return
         loop = self.loop
         if self._thread == threading.get_ident():
@@ -392,7 +404,11 @@ def _start_trio(work: Task | Tasks) -> Handle:
 
 def running_handles() -> list[Handle]:
     """Background work started with ``start()`` or ``@background`` that has not finished."""
-    return [handle for handle in list(_live) if not handle.done()]
+    return [
+        handle
+        for handle in list(_live)
+        if not handle.done() and not handle._settle_if_loop_closed()
+    ]
 
 
 def shutdown(timeout: float = 0.0, grace: float = 2.0) -> None:

@@ -284,6 +284,12 @@ class Task:
             self._finish(_CANCELLED)
         return True
 
+    def _abandon(self, reason: str) -> None:
+        """Its loop was closed mid-run (see ``Handle``): end the run as cancelled."""
+        self.cancel()
+        if not self._state.finished:
+            self._finish(_CANCELLED)
+
     # -- transitions: the only place where state changes ----------------------------------
 
     def _busy(self) -> bool:

@@ -619,21 +619,16 @@ def test_a_loop_closed_without_cancelling_neither_hangs_nor_raises(
         time.sleep(0.01)
     assert [t.result for t in group.tasks[:2]] == [1, 2]
     start = time.monotonic()
-    with pytest.raises(TimeoutError):
-        handle.result(timeout=0.2)
-    handle.cancel()  # does not raise "Event loop is closed"
-    assert group.tasks[2].state is CANCELLED
+    with pytest.raises(TaskCancelled, match="event loop was closed"):
+        handle.result(timeout=0.2)  # settles at once: nothing could ever finish the run
+    assert not handle.cancel()  # already settled, and no "Event loop is closed"
+    assert group.tasks[2].state is CANCELLED and group.state is CANCELLED
     backgrounder.shutdown(timeout=0.2, grace=0.2)
     assert time.monotonic() - start < 3
     handle._settle(None, TaskCancelled("test clean-up"))  # leave no live handle behind
     _abandoned.append(handle)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core limitation: a group whose loop was closed without cancelling its driver "
-    "stays `running` and its handle never settles (nothing runs the driver again)",
-)
 def test_a_group_whose_loop_was_closed_ends_cancelled() -> None:
     async def forever() -> None:
         await asyncio.sleep(3600)
@@ -651,6 +646,9 @@ def test_a_group_whose_loop_was_closed_ends_cancelled() -> None:
         handle.cancel()
         assert handle.done()
         assert group.state is CANCELLED
+        assert not group.running and group.tasks[0].state is CANCELLED
+        with pytest.raises(TaskCancelled, match="event loop was closed"):
+            handle.result(timeout=1)
     finally:
         handle._settle(None, TaskCancelled("test clean-up"))
         _abandoned.append(handle)
