@@ -158,8 +158,7 @@ def _preview_html(row: RowSnapshot) -> str:
     return ""
 
 
-def row_html(row: RowSnapshot) -> str:
-    """The row's line as the live table shows it (name, state mark, elapsed, preview)."""
+def _line_html(row: RowSnapshot) -> str:
     live = row.state is _RUNNING
     return (
         '<div style="display:flex;gap:10px;align-items:baseline;white-space:nowrap;'
@@ -172,6 +171,19 @@ def row_html(row: RowSnapshot) -> str:
         f'<span style="overflow:hidden;text-overflow:ellipsis">{_preview_html(row)}</span>'
         "</div>"
     )
+
+
+def _row_open(row: RowSnapshot) -> str:
+    """A row's root: ``bg-row`` and ``data-state`` are stable hooks (tests, user CSS)."""
+    return f'<div class="bg-row" data-state="{row.state.value}">'
+
+
+def row_html(row: RowSnapshot, detail: str = "") -> str:
+    """The row as the live table shows it (name, state mark, elapsed, preview), then ``detail``.
+
+    ``detail`` is the row's expanded part (``row_detail_html``), already HTML.
+    """
+    return f"{_row_open(row)}{_line_html(row)}{detail}</div>"
 
 
 def _pre(text: str) -> str:
@@ -227,34 +239,45 @@ def header_html(snap: GroupSnapshot, live: bool | None = None) -> str:
     )
 
 
+# What the widget table's boxes add around the same HTML (ipywidgets' defaults: 2 px margins,
+# 28 px lines), so that a table swapped for its static rendering does not visibly jump.
+_BOX = "margin:2px;min-height:28px;display:flex;align-items:center"
+_CHIP = (
+    "margin-left:auto;padding:0 10px;height:24px;line-height:24px;font-size:13px;"
+    "color:var(--jp-ui-font-color1,#333);background:var(--jp-layout-color2,#eee);"
+    "flex:none;cursor:pointer"
+)
+
+
+def _static_row_html(row: RowSnapshot) -> str:
+    """A row of the static table: the same line, its details behind a ``<summary>`` toggle."""
+    if not row.has_details:
+        return f'{_row_open(row)}<div style="{_BOX}">{_line_html(row)}</div></div>'
+    return (
+        f'{_row_open(row)}<details style="margin:2px">'
+        f'<summary style="{_BOX};margin:0;list-style:none;cursor:pointer" '
+        'title="traceback and output">'
+        f'<div style="flex:1 1 auto;min-width:0;overflow:hidden">{_line_html(row)}</div>'
+        f'<span style="{_CHIP}">☰ details</span></summary>'
+        f"{row_detail_html(row)}</details></div>"
+    )
+
+
 def group_html(snap: GroupSnapshot) -> str:
-    """A static table (nbconvert, GitHub, a notebook saved without widget state)."""
-    rows = []
-    for row in snap.rows:
-        detail = ""
-        if row.traceback or row.output or row.output_dropped:
-            label = "traceback" if row.traceback else "output"
-            if row.traceback and (row.output or row.output_dropped):
-                label = "traceback and output"
-            detail = f"<details><summary>{label}</summary>{row_detail_html(row)}</details>"
-        rows.append(
-            "<tr>"
-            f"<td>{_mark_html(row.state)}</td>"
-            f'<td style="text-align:right;color:#80868b">#{row.id}</td>'
-            f'<td style="text-align:left;{_MONO}">{escape(row.name)}</td>'
-            f"<td>{escape(row.state.value)}</td>"
-            f'<td style="text-align:right">'
-            f"{escape(format_elapsed(row.elapsed, row.state is _RUNNING))}</td>"
-            f'<td style="text-align:left">{_preview_html(row)}{detail}</td>'
-            "</tr>"
-        )
+    """A static table (a finished group's display, nbconvert, GitHub, a saved notebook).
+
+    It looks like the widget table (same header, same row lines) without the buttons:
+    tracebacks and output are one click away in ``<details>``, which needs no kernel.
+    """
+    rows = "".join(_static_row_html(row) for row in snap.rows)
     more = (
-        f'<tr><td colspan="6" style="text-align:left;color:#80868b">… {snap.hidden} more '
-        "not shown</td></tr>"
+        f'<div style="margin:2px;color:#80868b">… {snap.hidden} more not shown</div>'
         if snap.hidden
         else ""
     )
     return (
-        f'<div class="backgrounder-table">{header_html(snap)}'
-        f'<table style="border-collapse:collapse">{"".join(rows)}{more}</table></div>'
+        '<div class="bg-table backgrounder-table" style="width:100%">'
+        f'<div class="bg-header" style="{_BOX}"><div style="flex:1 1 auto">'
+        f"{header_html(snap)}</div></div>"
+        f'<div class="bg-rows">{rows}</div>{more}</div>'
     )

@@ -111,6 +111,7 @@ class _Slot:
         self.state: TaskState | None = row.state
         self.sent_at = 0.0
         self.html = w.HTML(value=row_html(row), layout=shared.row_layout, style=shared.html_style)
+        self.html.add_class("bg-cell")
         self.details = w.ToggleButton(
             value=False,
             description="details",
@@ -206,6 +207,8 @@ class LiveTable:
         )
         self._top = w.HBox([self.header, self.cancel_all], layout=shared.top_layout)
         self.widget = w.VBox([self._top, self.grid], layout=shared.box_layout)
+        self.widget.add_class("bg-table")  # a stable hook (tests, user CSS), as in group_html
+        self._group = isinstance(source, GroupSource)  # a group's final table is static HTML
         self._ready = True
         if source.ended:
             self._final = True
@@ -235,13 +238,32 @@ class LiveTable:
             self._idle.clear()
             self.mark_dirty()
 
+    @property
+    def static(self) -> bool:
+        """A group's table whose final redraw is out: it stays as it is until a re-run.
+
+        Its displays then hold only the static HTML (and text): a notebook saved then and
+        reopened without its kernel shows the table, where the widget mimetype would show
+        "Loading widget..." (JupyterLab prefers it even when its model is gone). Loose
+        tables (``%background``) stay widgets: more tasks may join them at any time.
+        """
+        return self._group and isinstance(self.source, FinalSource)
+
     def display(self) -> None:
-        """Show the table in the current cell (call on the kernel's main thread)."""
+        """Show the table in the current cell (call on the kernel's main thread).
+
+        Always the live widget: a group shown when it (re)starts must follow the run even if
+        the table has not yet heard of the new run. A table that has nothing left to draw
+        gets one more final redraw, which turns this display into the static HTML.
+        """
         from .kernel import display
 
-        handle = display(self, display_id=True)
+        handle = display(self.live_bundle(), raw=True, display_id=True)
         if handle is not None:
             self._displays.append((handle, contextvars.copy_context()))
+        if self.static:
+            self._final = True
+            self.mark_dirty()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until the work ended and the final redraw was sent (tests, benchmarks)."""
@@ -289,10 +311,19 @@ class LiveTable:
                 pass
 
     def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
+        """The static bundle once the group has ended (see ``static``), else the widget's."""
+        if self._group and self.source.ended:
+            return self.static_bundle()
+        return self.live_bundle()
+
+    def static_bundle(self) -> dict[str, Any]:
         snap = self.source.snapshot()
+        return {"text/plain": group_text(snap), "text/html": group_html(snap)}
+
+    def live_bundle(self) -> dict[str, Any]:
+        """The widget, with the text and static HTML renderings kept in the same output."""
         bundle: dict[str, Any] = dict(self.widget._repr_mimebundle_() or {})
-        bundle["text/plain"] = group_text(snap)
-        bundle["text/html"] = group_html(snap)
+        bundle.update(self.static_bundle())
         return bundle
 
     # -- events (any thread) -------------------------------------------------------------------
@@ -457,7 +488,7 @@ class LiveTable:
         changes: list[tuple[int, float, Callable[[], None]]] = []
         moved = slot.id != row.id
         expanded = self._expanded.get(row.id, False)
-        value = row_html(row) + (row_detail_html(row) if expanded else "")
+        value = row_html(row, row_detail_html(row) if expanded else "")
         if moved or slot.state is not row.state or slot.html.value != value:
 
             def content() -> None:  # the Cancel button acts on the row the slot shows
@@ -516,10 +547,14 @@ class LiveTable:
         self._tokens -= 1
 
     def _update_displays(self) -> None:
-        """Refresh the static HTML kept with each display, for notebooks saved without state."""
+        """End each display with the final state: a group's as static HTML only (``static``),
+        a loose table's as its widget with the static HTML refreshed alongside."""
+        if not self._displays:
+            return
+        bundle = self.static_bundle() if self.static else self.live_bundle()
         for handle, context in self._displays:
             try:
-                context.run(handle.update, self)
+                context.run(handle.update, bundle, raw=True)
             except Exception:
                 _log.debug("backgrounder: could not update a table display", exc_info=True)
 
