@@ -239,9 +239,12 @@ def header_html(snap: GroupSnapshot, live: bool | None = None) -> str:
     )
 
 
-# What the widget table's boxes add around the same HTML (ipywidgets' defaults: 2 px margins,
-# 28 px lines), so that a table swapped for its static rendering does not visibly jump.
-_BOX = "margin:2px;min-height:28px;display:flex;align-items:center"
+# What the widget table's boxes add around the same HTML (ipywidgets' 2 px margins, a 28 px
+# header line, 24 px buttons per row, 13 px text), so that a table swapped for its static
+# rendering does not visibly jump.
+# (padding, not vertical margins: those of adjacent rows would collapse into one)
+_HEAD = "margin:0 2px;padding:2px 0;min-height:28px;display:flex;align-items:center"
+_BOX = "margin:0 2px;padding:2px 0;min-height:24px;display:flex;align-items:center"
 _CHIP = (
     "margin-left:auto;padding:0 10px;height:24px;line-height:24px;font-size:13px;"
     "color:var(--jp-ui-font-color1,#333);background:var(--jp-layout-color2,#eee);"
@@ -254,8 +257,8 @@ def _static_row_html(row: RowSnapshot) -> str:
     if not row.has_details:
         return f'{_row_open(row)}<div style="{_BOX}">{_line_html(row)}</div></div>'
     return (
-        f'{_row_open(row)}<details style="margin:2px">'
-        f'<summary style="{_BOX};margin:0;list-style:none;cursor:pointer" '
+        f'{_row_open(row)}<details style="margin:0 2px;padding:2px 0">'
+        f'<summary style="{_BOX};margin:0;padding:0;list-style:none;cursor:pointer" '
         'title="traceback and output">'
         f'<div style="flex:1 1 auto;min-width:0;overflow:hidden">{_line_html(row)}</div>'
         f'<span style="{_CHIP}">☰ details</span></summary>'
@@ -276,8 +279,8 @@ def group_html(snap: GroupSnapshot) -> str:
         else ""
     )
     return (
-        '<div class="bg-table backgrounder-table" style="width:100%">'
-        f'<div class="bg-header" style="{_BOX}"><div style="flex:1 1 auto">'
+        '<div class="bg-table bg-static backgrounder-table" style="width:100%;font-size:13px">'
+        f'<div class="bg-header" style="{_HEAD}"><div style="flex:1 1 auto">'
         f"{header_html(snap)}</div></div>"
         f'<div class="bg-rows">{rows}</div>{more}</div>'
     )

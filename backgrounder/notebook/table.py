@@ -192,6 +192,7 @@ class LiveTable:
         self.header = w.HTML(
             value=header_html(snap), layout=shared.header_layout, style=shared.html_style
         )
+        self.header.add_class("bg-header")
         self.cancel_all = w.Button(
             description="Cancel all",
             icon="stop",

@@ -297,37 +297,46 @@ class NotebookPage:
 
 
 class Table:
-    """The live status table in one cell's output, found through ipywidgets' own classes.
+    """The status table in one cell's output, live (a widget) or final (static HTML).
 
-    The table is a VBox: an HBox (header HTML, "Cancel all") over a GridBox of three widgets
-    per row (row HTML, "details" toggle, "Cancel"). A row's state is the ``title`` of the
-    mark that starts its HTML. All selectors live here, so a change of layout is one edit.
+    Both renderings carry the same hooks: ``.bg-table`` on the root, ``.bg-header`` on the
+    header, ``.bg-row`` with ``data-state`` on each row (its line, then its details when
+    open). The widget is a VBox: an HBox (header, "Cancel all") over a GridBox of three
+    widgets per row (``.bg-cell`` holding the row, a "details" toggle, "Cancel"). The static
+    table (a group that ended) has no buttons: a row's details are a ``<summary>`` away.
+    Every helper works on either, so a check may start live and end static.
+    All selectors live here, so a change of layout is one edit.
     """
 
-    ROOT = ".widget-vbox:has(> .widget-gridbox)"
-    ROW = ".widget-gridbox > .widget-html"
+    ROOT = ".bg-table"
+    ROW = ".bg-row"
+    STATIC = ".bg-table.bg-static"
+    LIVE = ".bg-table.widget-vbox"
 
     def __init__(self, output: Any) -> None:
+        self.output = output
         self.root = output.locator(self.ROOT).first
-        self.header = self.root.locator(":scope > .widget-hbox .widget-html").first
-        self.cancel_all = self.root.locator(":scope > .widget-hbox button", has_text="Cancel all")
+        self.header = self.root.locator(".bg-header").first
+        self.cancel_all = self.root.locator(".widget-hbox button", has_text="Cancel all")
 
     def row(self, name: str) -> Any:
         return self.root.locator(self.ROW, has_text=name)
 
-    def _after_row(self, name: str, css: str) -> Any:
-        # the row's buttons are the grid cells right after its HTML
-        return self.root.locator(f'{self.ROW}:has-text("{name}") + {css}')
-
     def details(self, name: str) -> Any:
-        return self._after_row(name, ".widget-toggle-button")
+        """What to click to open the row's traceback and output: toggle or ``<summary>``."""
+        widget = f'.bg-cell:has-text("{name}") + .widget-toggle-button'
+        static = f'{self.ROW}:has-text("{name}") > details > summary'
+        return self.root.locator(f"{widget}, {static}")
 
     def cancel(self, name: str) -> Any:
-        return self._after_row(name, ".widget-toggle-button + .widget-button")
+        """The row's Cancel button (live tables only)."""
+        return self.root.locator(
+            f'.bg-cell:has-text("{name}") + .widget-toggle-button + .widget-button'
+        )
 
     def mark(self, name: str, state: str) -> Any:
-        """The row's state mark, present only while the row is in ``state``."""
-        return self.row(name).locator(f'.widget-html-content > div > span[title="{state}"]')
+        """The row, present only while it is in ``state``."""
+        return self.root.locator(f'{self.ROW}[data-state="{state}"]', has_text=name)
 
     def expect_state(self, name: str, state: str, timeout: float = 30_000) -> None:
         expect(self.mark(name, state)).to_have_count(1, timeout=timeout)
@@ -336,3 +345,18 @@ class Table:
         """The header shows ``text`` (e.g. "3 done"), the number as a whole word."""
         pattern = re.compile(r"(^|\D)" + re.escape(text))
         expect(self.header).to_contain_text(pattern, timeout=timeout)
+
+    def expect_row(self, name: str, text: str, timeout: float = 30_000) -> None:
+        """The row shows ``text`` (what is rendered: a closed ``<details>`` hides its text)."""
+        expect(self.row(name)).to_contain_text(text, use_inner_text=True, timeout=timeout)
+
+    def expect_row_lacks(self, name: str, text: str) -> None:
+        expect(self.row(name)).not_to_contain_text(text, use_inner_text=True)
+
+    def expect_static(self, timeout: float = 30_000) -> None:
+        """The table is final: its output holds the static HTML only, no widget."""
+        expect(self.output.locator(self.STATIC)).to_have_count(1, timeout=timeout)
+        expect(self.output.locator(self.LIVE)).to_have_count(0)
+
+    def expect_live(self) -> None:
+        expect(self.output.locator(self.LIVE)).to_have_count(1)

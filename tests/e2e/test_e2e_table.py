@@ -71,8 +71,9 @@ def test_await_tasks_draws_a_live_table(open_notebook):
     for name in ("download jan.csv", "resize images", "fetch prices"):
         table.expect_state(name, "running")
     table.expect_counts("3 running")
-    expect(table.row("download jan.csv")).to_contain_text("7/10")  # progress, from the loop...
-    expect(table.row("resize images")).to_contain_text("3/10")  # ...and from a worker thread
+    table.expect_live()
+    table.expect_row("download jan.csv", "7/10")  # progress, from the loop...
+    table.expect_row("resize images", "3/10")  # ...and from a worker thread
     nb.screenshot("table-running", table.root)
 
     nb.open_gate("gate-a")
@@ -91,15 +92,17 @@ def test_await_tasks_draws_a_live_table(open_notebook):
         table.expect_state(name, "done")
     table.expect_counts("3 done")
     expect(table.header).to_contain_text("3/3")
-    expect(table.row("resize images")).to_contain_text("→ 2")
+    table.expect_row("resize images", "→ 2")
     expect(nb.output(1)).to_contain_text("[1, 2, 3]")
     expect(nb.output(1)).not_to_contain_text("VBox(")  # a widget, not its repr
+    # the group ended: its display is now the static table (no kernel needed to show it)
+    table.expect_static()
     nb.screenshot("table-finished", table.root)
 
     # the task's print is in its own row (one click away), not in the cell's stream output
-    expect(table.row("fetch prices")).not_to_contain_text("fetching prices...")
+    table.expect_row_lacks("fetch prices", "fetching prices...")
     table.details("fetch prices").click()
-    expect(table.row("fetch prices")).to_contain_text("fetching prices...")
+    table.expect_row("fetch prices", "fetching prices...")
     streams = nb.output(1).locator('[data-mime-type="application/vnd.jupyter.stdout"]')
     expect(streams).to_have_count(0)
 
@@ -126,12 +129,12 @@ def test_failed_task_shows_its_error_and_traceback_on_click(open_notebook):
     table.expect_state("good task", "done")
     table.expect_state("bad task", "failed")
     table.expect_counts("1 failed")
-    bad = table.row("bad task")
-    expect(bad).to_contain_text("ValueError: boom 42")
-    expect(bad).not_to_contain_text("deep_helper")
+    table.expect_static()
+    table.expect_row("bad task", "ValueError: boom 42")
+    table.expect_row_lacks("bad task", "deep_helper")
     table.details("bad task").click()
-    expect(bad).to_contain_text("Traceback")
-    expect(bad).to_contain_text("deep_helper")
+    table.expect_row("bad task", "Traceback")
+    table.expect_row("bad task", "deep_helper")
     nb.screenshot("table-failure", table.root)
 
 
@@ -163,7 +166,9 @@ def test_cancel_one_row_then_cancel_all(open_notebook):
         table.expect_state(name, "cancelled")
     table.expect_counts("4 cancelled")
     nb.wait_done(1)
-    expect(table.cancel_all).to_be_disabled()
+    table.expect_static()  # the group ended: no buttons left
+    expect(table.cancel_all).to_have_count(0)
+    table.expect_counts("4 cancelled")
 
 
 def test_background_magic_returns_at_once_and_finishes_while_another_cell_runs(open_notebook):
@@ -189,8 +194,9 @@ def test_background_magic_returns_at_once_and_finishes_while_another_cell_runs(o
     nb.wait_done(2)
     expect(nb.output(2)).to_contain_text("cell 2 ran")
     expect(nb.output(2)).not_to_contain_text("bg says hi")
+    table.expect_live()  # a loose table stays a widget: more tasks may join it
     table.details("until_sync").click()
-    expect(table.row("until_sync")).to_contain_text("bg says hi")
+    table.expect_row("until_sync", "bg says hi")
     nb.run_and_wait(3)
     expect(nb.output(3)).to_contain_text("42")
 
@@ -215,15 +221,16 @@ def test_task_text_is_shown_as_text_and_never_runs(open_notebook, page):
     nb.run_and_wait(0)
     nb.run_and_wait(1)
     table = Table(nb.output(1))
+    table.expect_static()
     for i, payload in enumerate(XSS):
         table.expect_state(f"ok{i} ", "done")
         table.expect_state(f"bad{i} ", "failed")
-        expect(table.row(f"ok{i} ")).to_contain_text(payload)  # name and result, as text
-        expect(table.row(f"bad{i} ")).to_contain_text(f"ValueError: {payload}")
+        table.expect_row(f"ok{i} ", payload)  # name and result, as text
+        table.expect_row(f"bad{i} ", f"ValueError: {payload}")
         table.details(f"ok{i} ").click()
         expect(table.row(f"ok{i} ").locator("pre")).to_contain_text(payload)  # its output
         table.details(f"bad{i} ").click()
-        expect(table.row(f"bad{i} ")).to_contain_text("Traceback")
+        table.expect_row(f"bad{i} ", "Traceback")
     expect(table.header).to_contain_text(XSS[1])
     expect(nb.output(1).locator("img[src=x], script")).to_have_count(0)
     nb.run_and_wait(2)
@@ -247,6 +254,7 @@ def run_and_save_a_finished_group(open_notebook, name):
     nb.run_and_wait(1)
     table = Table(nb.output(1))
     table.expect_counts("1 failed")
+    table.expect_static()  # saved once the display holds the final, static table
     nb.save()
     return nb
 
@@ -259,15 +267,9 @@ def test_reload_after_the_work_shows_the_final_table(open_notebook, page):
     table.expect_state("first task", "done")
     table.expect_state("second task", "failed")
     table.expect_counts("1 done")
-    expect(table.row("second task")).to_contain_text("ValueError: kept error")
+    table.expect_row("second task", "ValueError: kept error")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="JupyterLab prefers the widget mimetype even when its model is gone, so the saved "
-    "text/html table is not shown: the output stays 'Loading widget...' unless widget state "
-    "is saved (saveState is off by default)",
-)
 def test_reopened_without_its_kernel_the_saved_table_still_shows(open_notebook, page, lab_server):
     nb = run_and_save_a_finished_group(open_notebook, "reopen.ipynb")
     lab_server.shutdown_kernels()
@@ -275,11 +277,18 @@ def test_reopened_without_its_kernel_the_saved_table_still_shows(open_notebook, 
     nb.wait_ready()
     out = nb.output(1)
     expect(out).to_contain_text("Traceback")  # the saved outputs are back...
-    nb.screenshot("reopen-no-kernel", out)
-    # ...and the table with them: the live widget (saved state) or the static HTML
-    saved = out.locator(f".backgrounder-table, {Table.ROOT}").first
-    expect(saved).to_contain_text("first task", timeout=5_000)
-    expect(saved).to_contain_text("ValueError: kept error")
+    # ...and the table with them, as static HTML: no "Loading widget..."
+    table = Table(out)
+    table.expect_static(timeout=5_000)
+    expect(out).not_to_contain_text("Loading widget")
+    table.expect_counts("1 done")
+    table.expect_counts("1 failed")
+    table.expect_row("first task", "→ 'first'")
+    table.expect_row("second task", "ValueError: kept error")
+    table.expect_row_lacks("second task", "deep_helper")
+    table.details("second task").click()  # the traceback, one click away without a kernel
+    table.expect_row("second task", "deep_helper")
+    nb.screenshot("reopen-no-kernel", table.root)
 
 
 def test_interrupt_cancels_the_awaited_group_but_not_background_work(open_notebook):
@@ -308,10 +317,11 @@ def test_interrupt_cancels_the_awaited_group_but_not_background_work(open_notebo
     for name in ("first waiter", "second waiter"):
         table.expect_state(name, "cancelled")
     table.expect_counts("2 cancelled")
+    table.expect_static()
     background.expect_state("until", "running", timeout=1_000)
     nb.open_gate("bg-gate")
     background.expect_state("until", "done")
-    expect(background.row("until")).to_contain_text("→ 5")
+    background.expect_row("until", "→ 5")
 
 
 def test_a_large_group_shows_a_bounded_window_of_rows(open_notebook):
@@ -331,6 +341,7 @@ def test_a_large_group_shows_a_bounded_window_of_rows(open_notebook):
     nb.run_and_wait(1)
     table = Table(nb.output(1))
     table.expect_counts("300 done")
+    table.expect_static()
     expect(table.header).to_contain_text("300/300")
     expect(table.header).to_contain_text("of 300 tasks")  # "showing N of 300 tasks"
     shown = table.root.locator(Table.ROW).filter(has_text="item ")
