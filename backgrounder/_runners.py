@@ -247,7 +247,9 @@ class AsyncioRunner(Runner):
             self._call_soon(partial(self._disarm, task))
         if last:
             self._call_soon(self._wake)
-        elif self._pending:
+        elif self.limit is not None and self._pending:
+            # without a limit the first _fill() starts them all: worker threads helping it
+            # only fight over the lock (sync time per task grew 2x from 1,000 to 100,000)
             self._fill()
 
     def _wake(self) -> None:
