@@ -8,7 +8,7 @@ later from a snapshot.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -47,30 +47,44 @@ class TaskEvent(NamedTuple):
 Listener = Callable[[TaskEvent], None]
 
 
-class Listeners:
-    """A copy-on-write set of callbacks; a raising callback is reported once and kept."""
+_ALL_KINDS = frozenset(EventKind)
 
-    __slots__ = ("_items", "_reported")
+
+class Listeners:
+    """A copy-on-write set of callbacks, each for some kinds of event; a raising callback is
+    reported once and kept. ``wanted`` lets the emitter skip making events nobody takes."""
+
+    __slots__ = ("_items", "_reported", "wanted")
 
     def __init__(self) -> None:
-        self._items: tuple[Listener, ...] = ()
+        self._items: tuple[tuple[Listener, frozenset[EventKind]], ...] = ()
         self._reported: set[int] = set()
+        self.wanted: frozenset[EventKind] = frozenset()
 
     def __bool__(self) -> bool:
         return bool(self._items)
 
-    def add(self, listener: Listener) -> Callable[[], None]:
+    def add(
+        self, listener: Listener, kinds: Iterable[EventKind] | None = None
+    ) -> Callable[[], None]:
         if not callable(listener):
             raise TypeError(f"subscribe() needs a callable, got {type(listener).__name__}")
-        self._items = (*self._items, listener)
+        wanted = _ALL_KINDS if kinds is None else frozenset(EventKind(kind) for kind in kinds)
+        self._set((*self._items, (listener, wanted)))
 
         def unsubscribe() -> None:
-            self._items = tuple(item for item in self._items if item is not listener)
+            self._set(tuple(item for item in self._items if item[0] is not listener))
 
         return unsubscribe
 
+    def _set(self, items: tuple[tuple[Listener, frozenset[EventKind]], ...]) -> None:
+        self._items = items
+        self.wanted = frozenset().union(*(kinds for _, kinds in items))
+
     def emit(self, event: TaskEvent) -> None:
-        for listener in self._items:
+        for listener, kinds in self._items:
+            if event.kind not in kinds:
+                continue
             try:
                 listener(event)
             except Exception:
@@ -84,6 +98,10 @@ class Listeners:
 global_listeners = Listeners()
 
 
-def subscribe(listener: Listener) -> Callable[[], None]:
-    """Call ``listener(event)`` for every event of every task; returns the unsubscribe function."""
-    return global_listeners.add(listener)
+def subscribe(listener: Listener, kinds: Iterable[EventKind] | None = None) -> Callable[[], None]:
+    """Call ``listener(event)`` for every event (or those of ``kinds``) of every task.
+
+    Returns the unsubscribe function. Naming the kinds you need is cheaper: an event nobody
+    wants is never made (a group of 10,000 tasks makes 30,000).
+    """
+    return global_listeners.add(listener, kinds)

@@ -104,9 +104,14 @@ class Tasks:
         self.tasks.append(task)
         return task
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener(event)`` for this group's events; returns the unsubscribe function."""
-        return self._listeners.add(listener)
+    def subscribe(
+        self, listener: Listener, kinds: Iterable[EventKind] | None = None
+    ) -> Callable[[], None]:
+        """Call ``listener(event)`` for this group's events (or those of ``kinds``).
+
+        Returns the unsubscribe function.
+        """
+        return self._listeners.add(listener, kinds)
 
     # -- what users read -------------------------------------------------------------------
 

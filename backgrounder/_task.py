@@ -390,11 +390,14 @@ class Task:
 
     def _emit(self, kind: EventKind, data: Any = None) -> None:
         group = self.group
-        if global_listeners or (group is not None and group._listeners):
+        to_all = kind in global_listeners.wanted
+        to_group = group is not None and kind in group._listeners.wanted
+        if to_all or to_group:
             event = TaskEvent(kind, self, data)
-            global_listeners.emit(event)
-            if group is not None:
-                group._listeners.emit(event)
+            if to_all:
+                global_listeners.emit(event)
+            if to_group:
+                group._listeners.emit(event)  # type: ignore[union-attr]
 
     def _outcome(self) -> Any:
         """The result of a finished run, or raise what ended it."""

@@ -26,7 +26,9 @@ class History:
 
     def start(self) -> None:
         if self._unsubscribe is None:
-            self._unsubscribe = subscribe(self._on_event)
+            # STARTED or FINISHED (a task cancelled before it began): not QUEUED, which would
+            # make an event per task of every group just to learn what STARTED says
+            self._unsubscribe = subscribe(self._on_event, (EventKind.STARTED, EventKind.FINISHED))
 
     def stop(self) -> None:
         if self._unsubscribe is not None:
@@ -37,7 +39,7 @@ class History:
         task = event.task
         kind = event.kind
         if (
-            kind in (EventKind.QUEUED, EventKind.STARTED)
+            kind in (EventKind.STARTED, EventKind.FINISHED)
             and isinstance(task, Task)
             and task.id not in self._tasks
         ):

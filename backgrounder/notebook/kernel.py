@@ -56,7 +56,7 @@ class Session:
         events = self.shell.events
         events.register("pre_run_cell", self._pre_run_cell)
         events.register("post_run_cell", self._post_run_cell)
-        self._unsubscribe = subscribe(self._on_event)
+        self._unsubscribe = subscribe(self._on_event, (EventKind.STARTED,))
         install_exit_hook()
 
     def uninstall(self) -> None:

@@ -63,6 +63,9 @@ def error_line(exc: BaseException | None, limit: int = 200) -> str | None:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_TABLE_KINDS = (EventKind.STARTED, EventKind.PROGRESS, EventKind.OUTPUT, EventKind.FINISHED)
+
+
 @dataclass(frozen=True)
 class RowSnapshot:
     """One task as a view shows it."""
@@ -327,7 +330,8 @@ class GroupSource:
         self.tracker.rescan(self.group.tasks)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        return self.group.subscribe(listener)
+        # no QUEUED: the group's STARTED already counts every task pending (see update)
+        return self.group.subscribe(listener, _TABLE_KINDS)
 
     def cancel(self) -> None:
         if not self.group.cancel():  # not running yet: its handle can still stop it

@@ -105,3 +105,24 @@ def test_subscribe_needs_a_callable() -> None:
     with pytest.raises(TypeError, match="needs a callable"):
         subscribe(3)  # type: ignore[arg-type]
     assert str(EventKind.OUTPUT) == "output"
+
+
+async def test_listeners_get_only_the_kinds_they_name() -> None:
+    finished: list[object] = []
+    started: list[object] = []
+    tasks = Tasks([Task(ident, 1), Task(ident, 2)], as_group=True)
+    stop_group = tasks.subscribe(lambda e: finished.append(e.task), [EventKind.FINISHED])
+    stop_all = subscribe(lambda e: started.append(e.task), ["started"])
+    try:
+        await tasks()
+    finally:
+        stop_group()
+        stop_all()
+    assert sorted(map(id, finished)) == sorted(map(id, [*tasks.tasks, tasks]))
+    assert tasks in started and all(task in started for task in tasks)
+    assert len(started) == 3  # two tasks and the group, nothing else
+
+
+def test_a_kind_that_does_not_exist_is_refused() -> None:
+    with pytest.raises(ValueError, match="'begun' is not a valid EventKind"):
+        subscribe(lambda e: None, ["begun"])  # type: ignore[list-item]
