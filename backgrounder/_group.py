@@ -80,6 +80,7 @@ class Tasks:
         self._listeners = Listeners()
         self._runner: Runner | None = None
         self._starting: Handle | None = None  # set by start() until the run begins
+        self._cancelled_early: set[int] = set()  # ids of members cancelled meanwhile
         self._state = TaskState.PENDING
         self._t_start: float | None = None
         self._t_end: float | None = None

@@ -344,6 +344,17 @@ def _trio_running() -> bool:
     return trio is not None and bool(trio.lowlevel.in_trio_task())
 
 
+def _mark_starting(work: Task | Tasks, handle: Handle) -> None:
+    """Until its run begins, cancelling the work (or a member of the group) goes through here."""
+    from ._group import Tasks
+
+    work._starting = handle
+    if isinstance(work, Tasks):
+        work._cancelled_early.clear()
+        for task in work.tasks:
+            task.group = work
+
+
 def start(work: Task | Tasks, *, thread_loop: bool = False) -> Handle:
     """Schedule ``await work()`` and return its handle without waiting.
 
@@ -356,7 +367,7 @@ def start(work: Task | Tasks, *, thread_loop: bool = False) -> Handle:
         return _start_trio(work)
     loop = running or loop_thread.loop
     handle = Handle(work, loop)
-    work._starting = handle
+    _mark_starting(work, handle)
     _live.add(handle)
     _install_exit_hook()
     if running is not None:
@@ -394,7 +405,7 @@ def _start_trio(work: Task | Tasks) -> Handle:
     handle = Handle(work, None)
     handle._thread = threading.get_ident()
     handle._trio_token = trio.lowlevel.current_trio_token()
-    work._starting = handle
+    _mark_starting(work, handle)
     _live.add(handle)
     trio.lowlevel.spawn_system_task(
         handle._drive, name=f"backgrounder: {work.name}", context=contextvars.copy_context()

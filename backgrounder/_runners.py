@@ -97,6 +97,15 @@ class Runner:
         for task in self.tasks:
             task._prepare(self.group, on_finish, self.task_timeout)
 
+    def _cancel_early(self) -> None:
+        """Cancel the members cancelled while the group's start was pending (see Task.cancel)."""
+        group = self.group
+        if group is not None and group._cancelled_early:
+            early, group._cancelled_early = group._cancelled_early, set()
+            for task in self.tasks:
+                if task.id in early:
+                    task.cancel()
+
     def _should_stop(self, task: Task) -> bool:
         """Whether ``task`` ending this way cancels the rest of the run."""
         state = task._state
@@ -128,6 +137,7 @@ class AsyncioRunner(Runner):
         self._done = self._loop.create_future()
         timer = self._loop.call_later(self.timeout, self._expire) if self.timeout else None
         try:
+            self._cancel_early()
             self._fill()
             if self._remaining:
                 await self._done
@@ -280,6 +290,7 @@ class AnyioRunner(Runner):
 
     async def run(self) -> None:
         self._prepare(self._child_finished)
+        self._cancel_early()
         with anyio.CancelScope() as outer:
             if self.timeout is not None:
                 outer.deadline = anyio.current_time() + self.timeout

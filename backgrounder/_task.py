@@ -269,6 +269,13 @@ class Task:
         starting = self._starting
         if starting is not None:  # started, but its run has not begun: the handle knows how
             return starting.cancel()
+        group = self.group
+        if group is not None and group._starting is not None and not self._busy():
+            # its group was started but its run has not begun: the run will cancel it first
+            if self.id in group._cancelled_early:
+                return False
+            group._cancelled_early.add(self.id)
+            return True
         with _transition:
             state = self._state
             if state.finished:

@@ -201,6 +201,24 @@ async def test_cancelling_the_work_itself_before_it_began() -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("as_group", [True, False])
+async def test_cancelling_a_member_before_the_started_group_began(as_group: bool) -> None:
+    ran: list[int] = []
+    first, second = Task(ran.append, 1), Task(ran.append, 2)
+    group = Tasks([first, second], as_group=as_group)
+    handle = group.start()
+    assert second.cancel()  # the run has not begun: it must still honour this
+    assert not second.cancel()  # once is enough
+    with pytest.raises(TaskCancelled):  # a cancelled member fails the await, as in a run
+        await handle
+    assert second.state == "cancelled"
+    if as_group:  # the others run on
+        assert ran == [1] and first.state == "done"
+    else:  # a cancelled member stops a sequence, as in a run
+        assert ran == [] and first.state == "cancelled"
+
+
+@pytest.mark.anyio
 async def test_waiting_is_not_cancelling() -> None:
     release = anyio.Event()
 
