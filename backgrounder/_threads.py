@@ -43,10 +43,6 @@ class WorkerThreads:
                 self._threads.append(thread)
                 thread.start()
 
-    @property
-    def thread_count(self) -> int:
-        return len(self._threads)
-
     def _work(self) -> None:
         while True:
             job = self._jobs.get()

@@ -168,7 +168,6 @@ class LiveTable:
     def __init__(self, source: Source, *, loop: Any = None) -> None:
         self.source: Source | FinalSource = source
         self.messages = 0  # widget updates sent by the writer (what the budget counts)
-        self._work: weakref.ref[Any] | None = None  # what table_for made it for
         self._loop = loop
         self._lock = threading.Lock()  # the source is swapped under it (final / run again)
         self._expanded: dict[int, bool] = {}
@@ -232,11 +231,6 @@ class LiveTable:
         if self._loop is None:
             self._loop = loop_thread.loop
         return self._loop
-
-    @property
-    def source_object(self) -> Any:
-        """The group or task ``table_for`` made this table for (held weakly), else None."""
-        return None if self._work is None else self._work()
 
     def snapshot(self) -> GroupSnapshot:
         return self.source.snapshot()
@@ -601,7 +595,6 @@ def table_for(work: Any) -> LiveTable:
         else:
             raise TypeError(f"no table for {type(work).__name__}")
         ref = weakref.ref(work, partial(_dropped, key))
-        table._work = ref
         _tables[key] = (ref, table)
         return table
 
