@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import atexit
 import concurrent.futures
 import contextlib
 import contextvars
@@ -19,13 +18,14 @@ import anyio.from_thread
 import anyio.lowlevel
 
 from ._errors import TaskCancelled
+from ._loop import at_exit, loop_thread
 from ._state import TaskState
 
 if TYPE_CHECKING:
     from ._group import Tasks
     from ._task import Task
 
-__all__ = ["Handle", "loop_thread", "running_handles", "shutdown", "start"]
+__all__ = ["Handle", "running_handles", "shutdown", "start"]
 
 # At interpreter exit, unfinished background work gets this long to end, then is cancelled.
 EXIT_TIMEOUT = float(os.environ.get("BACKGROUNDER_EXIT_TIMEOUT", "10"))
@@ -33,48 +33,7 @@ EXIT_TIMEOUT = float(os.environ.get("BACKGROUNDER_EXIT_TIMEOUT", "10"))
 _CANCEL_REPLY = 1.0
 
 
-class LoopThread:
-    """An asyncio event loop in a daemon thread, started on first use and kept for the process.
-
-    It runs work started where no loop runs (scripts, terminal IPython, sync code) and work
-    started with ``thread_loop=True``, which then keeps going while a notebook cell blocks.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.thread: threading.Thread | None = None
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                ready = threading.Event()
-                loop = asyncio.new_event_loop()
-
-                def serve() -> None:
-                    asyncio.set_event_loop(loop)
-                    loop.call_soon(ready.set)
-                    loop.run_forever()
-
-                self.thread = threading.Thread(target=serve, name="backgrounder-loop", daemon=True)
-                self.thread.start()
-                ready.wait()
-                self._loop = loop
-            return self._loop
-
-    def is_current(self) -> bool:
-        return self.thread is not None and threading.current_thread() is self.thread
-
-    def _forget(self) -> None:
-        """After ``fork()`` the thread is gone from the child: start a new one on next use."""
-        self._lock = threading.Lock()
-        self._loop = self.thread = None
-
-
-loop_thread = LoopThread()
 _live: set[Handle] = set()  # strong references: asyncio keeps tasks only weakly
-_exit_hook_installed = False
 
 
 class Handle:
@@ -369,7 +328,6 @@ def start(work: Task | Tasks, *, thread_loop: bool = False) -> Handle:
     handle = Handle(work, loop)
     _mark_starting(work, handle)
     _live.add(handle)
-    _install_exit_hook()
     if running is not None:
         handle._thread = threading.get_ident()
         handle._driver = running.create_task(handle._drive())
@@ -380,7 +338,7 @@ def start(work: Task | Tasks, *, thread_loop: bool = False) -> Handle:
         handle._driver = loop.create_task(handle._drive())
         created.set()
 
-    handle._thread = loop_thread.thread.ident if loop_thread.thread else None
+    handle._thread = loop_thread.ident
     if loop_thread.is_current():
         schedule()
     else:
@@ -475,16 +433,10 @@ def _wait_all(handles: list[Handle], timeout: float) -> None:
                 handle._done.wait(remaining)
 
 
-def _install_exit_hook() -> None:
-    global _exit_hook_installed
-    if not _exit_hook_installed:
-        _exit_hook_installed = True
-        atexit.register(_at_exit)
-
-
 def _at_exit() -> None:
     shutdown(timeout=EXIT_TIMEOUT)
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=loop_thread._forget)
+# Registered now, so that hooks registered later (the notebook's, which cancels at once)
+# run before it and leave it nothing to wait for.
+at_exit(_at_exit)

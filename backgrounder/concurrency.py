@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
-from ._handle import loop_thread
+from ._loop import loop_thread
 from ._validate import is_async_callable
 
 __all__ = [

@@ -11,16 +11,15 @@ cell at once; work started by the cell but not yet running when the cell's code 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from .. import _handle
 from .._events import EventKind, TaskEvent, subscribe
 from .._group import Tasks
 from .._handle import Handle, running_handles, shutdown
+from .._loop import at_exit
 from .._task import Task
 from .render import group_html, group_text
 from .snapshot import LooseSource, Tracker
@@ -33,7 +32,6 @@ EXIT_GRACE = 1.5  # seconds unfinished work gets to unwind when the kernel shuts
 # Interrupt for the whole 30 s. Waking the loop this often while a cell runs bounds that delay.
 WAKE_EVERY = 0.1
 _log = logging.getLogger("backgrounder")
-_exit_hook = False
 
 
 class Session:
@@ -255,15 +253,10 @@ def install_exit_hook() -> None:
     """At exit, cancel unfinished work and give it ``EXIT_GRACE`` to run its ``finally``.
 
     The core's own hook waits up to 10 s for work to end by itself, which suits scripts but
-    keeps a kernel from restarting promptly. atexit runs hooks last-in-first-out, so the
-    core's hook is installed first and ours, running before it, leaves it nothing to do.
+    keeps a kernel from restarting promptly. Exit hooks run last-registered first, so ours
+    runs before the core's and leaves it nothing to do.
     """
-    global _exit_hook
-    if _exit_hook:
-        return
-    _exit_hook = True
-    _handle._install_exit_hook()
-    atexit.register(_at_exit)
+    at_exit(_at_exit)
 
 
 def _at_exit() -> None:

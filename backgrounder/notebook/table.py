@@ -25,7 +25,7 @@ from ipywidgets.widgets.widget_bool import ToggleButtonStyle
 from ipywidgets.widgets.widget_string import HTMLStyle
 
 from .._events import EventKind, TaskEvent
-from .._handle import loop_thread
+from .._loop import loop_thread
 from .._state import TaskState
 from .._task import Task
 from .render import group_html, group_text, header_html, row_detail_html, row_html

@@ -11,7 +11,7 @@ from IPython.core.error import UsageError
 
 import backgrounder
 from backgrounder import Handle, TaskState
-from backgrounder._handle import loop_thread
+from backgrounder._loop import loop_thread
 from backgrounder.notebook.magics import parse_call, split_options, split_words
 
 

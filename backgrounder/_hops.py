@@ -1,0 +1,51 @@
+"""Calls from one thread into an event loop running in another: the library's only hops.
+
+Work finishes in worker threads, tables redraw on the library's loop thread and button
+clicks arrive on the kernel's main thread; each of them reaches a loop through here, so the
+"is that loop still there?" question is answered once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import anyio.from_thread
+
+__all__ = ["call_in_loop", "call_in_token", "running_loop"]
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The asyncio loop running in this thread, or None (no exception, unlike asyncio's)."""
+    return asyncio._get_running_loop()
+
+
+def call_in_loop(
+    loop: asyncio.AbstractEventLoop, callback: Callable[[], object], *, thread: int | None = None
+) -> bool:
+    """Run ``callback`` on ``loop``: now if this is ``thread`` (the loop's), else soon.
+
+    False if the loop is closed: nobody is left to run it.
+    """
+    if thread is not None and threading.get_ident() == thread:
+        callback()
+        return True
+    try:
+        loop.call_soon_threadsafe(callback)
+    except RuntimeError:  # closed
+        return False
+    return True
+
+
+def call_in_token(token: Any, callback: Callable[[], object], *, thread: int | None = None) -> bool:
+    """Run ``callback`` in the anyio event loop (trio run) of ``token``; False if it is over."""
+    if thread is not None and threading.get_ident() == thread:
+        callback()
+        return True
+    try:
+        anyio.from_thread.run_sync(callback, token=token)
+    except Exception:  # the run is over (or the callback raised: it is reported there)
+        return False
+    return True
