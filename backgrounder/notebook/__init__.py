@@ -12,6 +12,11 @@ __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
 _loaded: dict[int, Any] = {}  # id(shell) -> what load installed, for unload
 
+NO_WIDGETS = (
+    "backgrounder: tables are static here (ipywidgets is not installed); for live tables, "
+    '`%pip install "backgrounder[notebook]"` and restart the kernel'
+)
+
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics, the displays of Task/Tasks/Handle and per-task output capture.
@@ -29,6 +34,8 @@ def load_ipython_extension(ipython: Any) -> None:
     from .magics import BackgroundMagics
 
     session = Session(ipython)
+    if session.kernel is not None and not session.widgets:
+        print(NO_WIDGETS)
     history = History()
     history.start()
     session.install()
