@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ParamSpec
 
 from ._errors import BaseExceptionGroup, TaskCancelled
 from ._events import EventKind, Listener, Listeners, TaskEvent, global_listeners
-from ._executors import apply_group_executor, check_submit
 from ._runners import Runner, make_runner
 from ._state import TaskState
-from ._task import _WALL_OFFSET, Task, _check_timeout
-from ._validate import safe_repr
+from ._task import _WALL_OFFSET, Task
+from ._validate import check_executor, check_name, check_positive_int, check_timeout, safe_repr
+from .executors._submit import apply_group_executor
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
-    from datetime import datetime
 
     from ._handle import Handle
 
@@ -60,16 +61,14 @@ class Tasks:
                     f"Tasks() takes Task objects, got {type(item).__name__} {safe_repr(item)}; "
                     f"use Task(func, *args) or tasks.add_task(func, *args)"
                 )
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-        ):
-            raise ValueError(f"limit must be a positive int or None, got {safe_repr(limit)}")
-        if name is not None and (not isinstance(name, str) or not name):
-            raise TypeError(f"name must be a non-empty str, got {safe_repr(name)}")
-        self.timeout = None if timeout is None else _check_timeout(timeout)
-        self.task_timeout = None if task_timeout is None else _check_timeout(task_timeout)
+        if limit is not None:
+            check_positive_int(limit, "limit")
+        if name is not None:
+            check_name(name)
+        self.timeout = None if timeout is None else check_timeout(timeout)
+        self.task_timeout = None if task_timeout is None else check_timeout(task_timeout)
         if executor is not None:
-            check_submit(executor, name or "Tasks")
+            check_executor(executor, name or "Tasks")
         self.executor = executor
         self.tasks: list[Task] = items
         self.as_group = bool(as_group)
@@ -78,6 +77,9 @@ class Tasks:
         self.id = next(_ids)
         self.name = name or f"Tasks #{self.id}"
         self._listeners = Listeners()
+        # Guards the run's begin and end (state, runner, times) and the early cancels: a
+        # member can be cancelled from any thread while the run begins or ends.
+        self._lock = threading.Lock()
         self._runner: Runner | None = None
         self._starting: Handle | None = None  # set by start() until the run begins
         self._cancelled_early: set[int] = set()  # ids of members cancelled meanwhile
@@ -135,8 +137,6 @@ class Tasks:
 
     @property
     def started_at(self) -> datetime | None:
-        from datetime import datetime
-
         return (
             None if self._t_start is None else datetime.fromtimestamp(self._t_start + _WALL_OFFSET)
         )
@@ -178,10 +178,7 @@ class Tasks:
             stop_on_cancel=not self.as_group,
         )
         runner.check()  # a task twice, or busy in another run: raise before anything changes
-        self._runner = runner
-        self._state = TaskState.RUNNING
-        self._t_start, self._t_end, self._exception = time.monotonic(), None, None
-        self._emit(EventKind.STARTED)
+        self._begin(runner)
         try:
             await runner.run()
         except BaseException as exc:  # the awaiting coroutine was cancelled (e.g. Interrupt)
@@ -198,7 +195,7 @@ class Tasks:
 
     def start(self, *, thread_loop: bool = False) -> Handle:
         """Start the run in the background and return its handle at once (see ``Task.start``)."""
-        from ._handle import start
+        from ._handle import start  # a late import: handles build on Tasks
 
         return start(self, thread_loop=thread_loop)
 
@@ -216,13 +213,34 @@ class Tasks:
     def _check_startable(self) -> None:
         self._check_idle("start")
 
+    def _set_starting(self, handle: Handle | None) -> None:
+        """``start()`` scheduled a run (``handle``), or the run began (None)."""
+        with self._lock:
+            self._starting = handle
+            if handle is not None:
+                self._cancelled_early.clear()
+        if handle is not None:
+            for task in self.tasks:  # so that cancelling a member finds the group's handle
+                task.group = self
+
+    def _cancel_early(self, task: Task) -> bool:
+        """A member is cancelled between ``start()`` and the run: the run cancels it first."""
+        with self._lock:
+            if task.id in self._cancelled_early:
+                return False
+            self._cancelled_early.add(task.id)
+            return True
+
+    def _take_early_cancels(self) -> set[int]:
+        with self._lock:
+            early, self._cancelled_early = self._cancelled_early, set()
+            return early
+
     def _cancel_unstarted(self) -> None:
         """A handle was cancelled before the run began: show a run whose tasks were cancelled."""
         if self._runner is not None:
             return
-        self._state = TaskState.RUNNING
-        self._t_start, self._t_end, self._exception = time.monotonic(), None, None
-        self._emit(EventKind.STARTED)
+        self._begin(None)
         for task in self.tasks:
             task._cancel_unstarted(self)
         self._end(TaskState.CANCELLED, TaskCancelled(f"{self.name} was cancelled"))
@@ -234,7 +252,7 @@ class Tasks:
             return
         runner.cancel()
         for task in self.tasks:
-            task._abandon(reason)
+            task._abandon()
         self._end(TaskState.CANCELLED, TaskCancelled(reason))
 
     # -- internals -----------------------------------------------------------------------------
@@ -268,10 +286,20 @@ class Tasks:
             return TaskCancelled(f"{self.name} was cancelled with {finished} of {total} tasks done")
         return None
 
+    def _begin(self, runner: Runner | None) -> None:
+        """The one way a run begins (``runner`` is None for a run cancelled before it began)."""
+        with self._lock:
+            self._runner = runner
+            self._state = TaskState.RUNNING
+            self._t_start, self._t_end, self._exception = time.monotonic(), None, None
+        self._emit(EventKind.STARTED)
+
     def _end(self, state: TaskState, exc: BaseException | None) -> None:
-        self._state, self._exception = state, exc
-        self._t_end = time.monotonic()
-        self._runner = None
+        """The one way a run ends."""
+        with self._lock:
+            self._state, self._exception = state, exc
+            self._t_end = time.monotonic()
+            self._runner = None
         self._emit(EventKind.FINISHED)
 
     def _emit(self, kind: EventKind) -> None:

@@ -8,9 +8,20 @@ import reprlib
 import types
 import weakref
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any
 
-__all__ = ["callable_name", "check_task", "safe_repr"]
+__all__ = [
+    "callable_name",
+    "check_executor",
+    "check_name",
+    "check_positive_int",
+    "check_task",
+    "check_timeout",
+    "is_async_callable",
+    "no_coroutine",
+    "safe_repr",
+]
 
 # Binding depends only on the callable, how many positional arguments and which keyword
 # names: remember the verdicts so that building 100,000 tasks costs one bind per shape
@@ -36,9 +47,15 @@ def safe_repr(value: object) -> str:
         return f"<{type(value).__name__} object (repr failed)>"
 
 
-def callable_name(func: object) -> str:
+def unwrap(func: object) -> object:
+    """The function inside any ``functools.partial`` layers."""
     while isinstance(func, functools.partial):
         func = func.func
+    return func
+
+
+def callable_name(func: object) -> str:
+    func = unwrap(func)
     for attr in ("__qualname__", "__name__"):
         name = getattr(func, attr, None)
         if isinstance(name, str):
@@ -47,8 +64,9 @@ def callable_name(func: object) -> str:
 
 
 def is_async_callable(func: object) -> bool:
-    while isinstance(func, functools.partial):
-        func = func.func
+    """True for an ``async def`` function, a partial of one, or an object with one as
+    ``__call__``."""
+    func = unwrap(func)
     return inspect.iscoroutinefunction(func) or (
         callable(func) and inspect.iscoroutinefunction(getattr(func, "__call__", None))  # noqa: B004
     )
@@ -95,9 +113,7 @@ def _judge(func: Any, nargs: int, keywords: tuple[str, ...]) -> tuple[bool, str 
     if not callable(func):
         return False, f"a task needs a callable, got {type(func).__name__} {safe_repr(func)}"
     name = callable_name(func)
-    target = func
-    while isinstance(target, functools.partial):
-        target = target.func
+    target = unwrap(func)
     if not inspect.isfunction(target) and not inspect.ismethod(target):
         target = getattr(target, "__call__", target)  # noqa: B004 - a callable object
     if inspect.isgeneratorfunction(target):
@@ -120,3 +136,39 @@ def _judge(func: Any, nargs: int, keywords: tuple[str, ...]) -> tuple[bool, str 
     except TypeError as exc:
         return False, f"{name}() cannot take the arguments given: {exc}"
     return is_async_callable(func), None
+
+
+def no_coroutine(name: str, result: Any) -> Any:
+    """``result``, unless a sync callable returned a coroutine (a forgotten ``async def``)."""
+    if inspect.iscoroutine(result):
+        result.close()
+        raise TypeError(f"{name} returned a coroutine: declare it `async def` to have it awaited")
+    return result
+
+
+def check_name(name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {safe_repr(name)}")
+    return name
+
+
+def check_positive_int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{what} must be a positive int or None, got {safe_repr(value)}")
+    return value
+
+
+def check_timeout(timeout: object) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {safe_repr(timeout)}")
+    return float(timeout)
+
+
+def check_executor(executor: object, owner: str) -> Executor:
+    """Raise unless ``executor`` can run work (it has a ``submit`` method)."""
+    if not isinstance(executor, Executor) and not callable(getattr(executor, "submit", None)):
+        raise TypeError(
+            f"executor for {owner} must be a concurrent.futures.Executor or a Dask Client "
+            f"(anything with submit()), got {type(executor).__name__}"
+        )
+    return executor  # type: ignore[return-value]
