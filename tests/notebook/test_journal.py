@@ -181,7 +181,10 @@ def test_two_processes_write_one_journal_at_once(tmp_path: Path) -> None:
     script = _writer_script(path, code)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, "-c", script],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(2)
     ]
