@@ -41,6 +41,7 @@ TAIL_EVERY = 2.0  # seconds between updates of the running tasks' output tails
 HEARTBEAT_EVERY = 5.0  # seconds: how often a kernel says it is alive
 RETAIN_ROWS = 10_000  # task records kept per journal file (the newest)
 RETAIN_DAYS = 30.0
+QUEUE_WAKE = 1_000_000  # queued events that make the writer start before its time
 OUTPUT_TAIL = 4_000  # characters of output kept per record (the tail)
 TEXT_LIMIT = 20_000  # characters of a traceback kept
 _OFF = {"", "0", "off", "false", "no", "none"}
@@ -184,7 +185,9 @@ class Journal:
         task = event.task
         if isinstance(task, Task):
             self._queue.append(task)
-            if len(self._queue) > 5_000:
+            # no wake-up for a long queue: writing mid-burst would compete with the tasks for
+            # the GIL (a 10,000-task group took 1.5x as long); the queue holds references only
+            if len(self._queue) > QUEUE_WAKE:
                 self._wake.set()
 
     # -- the writer thread ------------------------------------------------------------------
