@@ -33,7 +33,14 @@ from typing import Any
 from .. import EventKind, Task, TaskEvent, TaskState, subscribe
 from .._validate import callable_name, safe_repr
 
-__all__ = ["ENV", "Journal", "JournalRecord", "default_path", "records_text"]
+__all__ = [
+    "ENV",
+    "Journal",
+    "JournalRecord",
+    "PreviousView",
+    "default_path",
+    "records_text",
+]
 
 ENV = "BACKGROUNDER_JOURNAL"
 FLUSH_EVERY = 0.5  # seconds between batches at most (a batch also goes when the queue is long)
@@ -441,3 +448,64 @@ def records_text(records: Iterable[JournalRecord]) -> str:
 
 def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+class PreviousView:
+    """What ``%tasks --previous`` shows: earlier kernels' tasks of this notebook, newest first."""
+
+    def __init__(self, records: list[JournalRecord], where: Path | None) -> None:
+        self.records = records
+        self.where = where
+
+    def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
+        return {"text/plain": self._text(), "text/html": self._html()}
+
+    def __repr__(self) -> str:
+        return self._text()
+
+    def _title(self) -> str:
+        n = len(self.records)
+        lost = sum(record.lost for record in self.records)
+        title = f"{n} task{'s' if n != 1 else ''} from earlier kernels of this notebook"
+        return title + (f" ({lost} lost: the kernel stopped)" if lost else "")
+
+    def _text(self) -> str:
+        if not self.records:
+            return records_text([])
+        return self._title() + "\n" + records_text(self.records)
+
+    def _html(self) -> str:
+        from html import escape
+
+        if not self.records:
+            return f"<div>{escape(records_text([]))}</div>"
+        rows = []
+        for rec in self.records:
+            state = "lost: the kernel stopped" if rec.lost else rec.state
+            when = "-"
+            if rec.started is not None:
+                when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rec.started))
+            outcome = rec.error or (f"→ {rec.result}" if rec.result is not None else "")
+            details = "".join(
+                f"<pre style='white-space:pre-wrap;margin:2px 0 6px 16px'>{escape(text)}</pre>"
+                for text in (rec.traceback, rec.output)
+                if text
+            )
+            line = (
+                f"<span style='font-family:monospace'>#{rec.id}</span> "
+                f"<b>{escape(rec.name)}</b> · {escape(state)} · {escape(when)} "
+                f"<span style='font-family:monospace'>{escape(outcome)}</span>"
+            )
+            data = "lost" if rec.lost else escape(rec.state)
+            rows.append(
+                f"<details class='bg-row' data-state='{data}'><summary>{line}</summary>"
+                f"{details}</details>"
+                if details
+                else f"<div class='bg-row' data-state='{data}'>{line}</div>"
+            )
+        where = f" <span style='color:#80868b'>({escape(str(self.where))})</span>"
+        return (
+            f"<div class='bg-table bg-previous'><div><b>{escape(self._title())}</b>{where}</div>"
+            + "".join(rows)
+            + "</div>"
+        )

@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from backgrounder import Task, Tasks
-from backgrounder.notebook.journal import Journal, default_path, records_text
+from backgrounder.notebook.journal import (
+    Journal,
+    JournalRecord,
+    PreviousView,
+    default_path,
+    records_text,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -164,6 +170,30 @@ def test_tasks_running_when_the_process_died_are_lost_with_their_last_output(
     assert lost.lost and lost.state == "running"
     assert lost.output == "step 1 of 100\n"
     assert "lost: the kernel stopped" in records_text([lost])
+    html = PreviousView(reader.previous(), path)._repr_mimebundle_()["text/html"]
+    assert "data-state='lost'" in html and "step 1 of 100" in html
+
+
+def test_earlier_records_are_escaped_in_every_view() -> None:
+    record = JournalRecord(
+        kernel="k",
+        id=7,
+        name="<script>alert(1)</script>\x1b[2J",
+        call="f()",
+        state="failed",
+        started=0.0,
+        ended=1.0,
+        result=None,
+        error="ValueError: <b>bad</b>",
+        traceback="Traceback <i>",
+        output="\x1b]0;title\x07<img src=x>",
+        output_dropped=0,
+    )
+    bundle = PreviousView([record], None)._repr_mimebundle_()
+    html = bundle["text/html"]
+    assert "<script>" not in html and "<b>bad" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html and "&lt;img src=x&gt;" in html
+    assert "\x1b" not in bundle["text/plain"] and "\\x1b" in bundle["text/plain"]
 
 
 def test_two_processes_write_one_journal_at_once(tmp_path: Path) -> None:
