@@ -652,3 +652,29 @@ def test_a_group_whose_loop_was_closed_ends_cancelled() -> None:
     finally:
         handle._settle(None, TaskCancelled("test clean-up"))
         _abandoned.append(handle)
+
+
+# -- waiting from sync code on the work's own loop (issue 13, item 1) -------------------------
+
+
+def test_result_and_exception_time_out_on_the_works_own_loop() -> None:
+    """A sync cell waiting for work started in an earlier cell: TimeoutError, never None."""
+
+    async def main() -> None:
+        release = asyncio.Event()
+
+        async def slow() -> str:
+            await release.wait()
+            return "finished"
+
+        handle = Task(slow).start()
+        with pytest.raises(TimeoutError, match=r"slow\(\) did not finish within 0\.05 s"):
+            handle.result(timeout=0.05)  # sync code on the loop that runs the work
+        with pytest.raises(TimeoutError, match="did not finish within"):
+            handle.exception(timeout=0.05)
+        assert not handle.done() and handle.state is TaskState.RUNNING  # the work goes on
+        release.set()
+        assert handle.result(timeout=10) == "finished"
+        assert handle.exception(timeout=10) is None
+
+    asyncio.run(main())
