@@ -15,7 +15,14 @@ from ._events import EventKind, Listener, Listeners, TaskEvent, global_listeners
 from ._runners import Runner, make_runner
 from ._state import TaskState
 from ._task import _WALL_OFFSET, Task
-from ._validate import check_executor, check_name, check_positive_int, check_timeout, safe_repr
+from ._validate import (
+    check_executor,
+    check_flag,
+    check_name,
+    check_positive_int,
+    check_timeout,
+    safe_repr,
+)
 from .executors._submit import apply_group_executor
 
 if TYPE_CHECKING:
@@ -71,9 +78,9 @@ class Tasks:
             check_executor(executor, name or "Tasks")
         self.executor = executor
         self.tasks: list[Task] = items
-        self.as_group = bool(as_group)
+        self.as_group = check_flag(as_group, "as_group")
         self.limit = limit
-        self.fail_fast = bool(fail_fast)
+        self.fail_fast = check_flag(fail_fast, "fail_fast")
         self.id = next(_ids)
         self.name = name or f"Tasks #{self.id}"
         self._listeners = Listeners()
