@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec
 
 from ._errors import BaseExceptionGroup, TaskCancelled
 from ._events import EventKind, Listener, Listeners, TaskEvent, global_listeners
-from ._runners import Runner, make_runner
+from ._runners import Runner, check_tasks, make_runner
 from ._state import TaskState
 from ._task import _WALL_OFFSET, Task
 from ._validate import (
@@ -174,7 +174,6 @@ class Tasks:
     async def __call__(self) -> list[Any]:
         """Run the tasks and return their results in order; see the class for failures."""
         self._check_idle("run")
-        apply_group_executor(self.tasks, self.executor)
         runner = make_runner(
             self.tasks,
             self,
@@ -185,6 +184,7 @@ class Tasks:
             stop_on_cancel=not self.as_group,
         )
         runner.check()  # a task twice, or busy in another run: raise before anything changes
+        apply_group_executor(self.tasks, self.executor)
         self._begin(runner)
         try:
             await runner.run()
@@ -218,7 +218,9 @@ class Tasks:
         return True
 
     def _check_startable(self) -> None:
+        """Raise unless a run could begin now: start() refuses at once, changing nothing."""
         self._check_idle("start")
+        check_tasks(self.tasks)
 
     def _set_starting(self, handle: Handle | None) -> None:
         """``start()`` scheduled a run (``handle``), or the run began (None)."""

@@ -32,7 +32,14 @@ from .executors._submit import submit_to_executor
 if TYPE_CHECKING:
     from ._group import Tasks
 
-__all__ = ["CANCEL_GRACE", "AnyioRunner", "AsyncioRunner", "Runner", "make_runner"]
+__all__ = [
+    "CANCEL_GRACE",
+    "AnyioRunner",
+    "AsyncioRunner",
+    "Runner",
+    "check_tasks",
+    "make_runner",
+]
 
 # How long a cancelled run waits for its async tasks to unwind (their `finally` blocks)
 # before it gives up on the ones that ignore cancellation.
@@ -87,12 +94,7 @@ class Runner:
 
     def check(self) -> None:
         """Raise unless every task can run now: none twice, none held by another run."""
-        tasks = self.tasks
-        if len(tasks) > 1 and len(set(map(id, tasks))) != len(tasks):
-            twice = next(t for i, t in enumerate(tasks) if any(u is t for u in tasks[:i]))
-            raise ValueError(f"{twice!r} appears twice in one run; make a second Task instead")
-        for task in tasks:
-            task._check_startable()
+        check_tasks(self.tasks)
         self._checked = True
 
     def _prepare(self, on_finish: Callable[[Task, Run], None]) -> None:
@@ -119,6 +121,15 @@ class Runner:
             (state is TaskState.FAILED and self.fail_fast)
             or (state is TaskState.CANCELLED and self.stop_on_cancel)
         ) and not self.cancelled
+
+
+def check_tasks(tasks: Sequence[Task]) -> None:
+    """Raise unless every task can run now: none twice, none held by another run."""
+    if len(tasks) > 1 and len(set(map(id, tasks))) != len(tasks):
+        twice = next(t for i, t in enumerate(tasks) if any(u is t for u in tasks[:i]))
+        raise ValueError(f"{twice!r} appears twice in one run; make a second Task instead")
+    for task in tasks:
+        task._check_startable()
 
 
 class AsyncioRunner(Runner):

@@ -678,3 +678,40 @@ def test_result_and_exception_time_out_on_the_works_own_loop() -> None:
         assert handle.exception(timeout=10) is None
 
     asyncio.run(main())
+
+
+# -- a task running in one group, started in another (issue 13, item 9) -------------------------
+
+
+@pytest.mark.anyio
+async def test_starting_a_group_holding_a_busy_task_is_refused_at_once(anyio_backend: str) -> None:
+    release = anyio.Event()
+
+    async def wait() -> str:
+        await release.wait()
+        return "done"
+
+    first = Tasks([Task(wait), Task(quick, 1)], as_group=True, name="first")
+    shared = first.tasks[0]
+    seen: list[tuple[EventKind, object]] = []
+    first.subscribe(lambda event: seen.append((event.kind, event.task)))
+    handle = first.start()
+    while shared.state is not TaskState.RUNNING:
+        await anyio.sleep(0.001)
+    second = Tasks([Task(quick, 2), shared], as_group=True, name="second")
+    second_events: list[backgrounder.TaskEvent] = []
+    second.subscribe(second_events.append)
+    with pytest.raises(RuntimeError, match="is already running; wait for it"):
+        second.start()
+    with pytest.raises(RuntimeError, match="is already running"):
+        await second()
+    assert shared.group is first  # untouched
+    assert second.state is TaskState.PENDING and not second.running and second_events == []
+    assert second.tasks[0].state is TaskState.PENDING and second.tasks[0].group is None
+    release.set()
+    assert await handle == ["done", 1]
+    assert (EventKind.FINISHED, shared) in seen and seen[-1] == (EventKind.FINISHED, first)
+    assert first.counts()[DONE] == 2 and first.state is DONE
+    assert await second.start() == [2, "done"]  # once it is free, it runs
+    with pytest.raises(ValueError, match="appears twice in one run"):
+        Tasks([shared, shared]).start()
