@@ -275,14 +275,28 @@ class Tasks:
     def _failure(self, runner: Runner) -> BaseException | None:
         counts = self.counts()
         finished, total = counts[TaskState.DONE], len(self.tasks)
+        failed = [task for task in self.tasks if task._state is TaskState.FAILED]
+        errors = [task._exception for task in failed if task._exception is not None]
         if runner.timed_out:
-            return TimeoutError(
+            timeout = TimeoutError(
                 f"{self.name} timed out after {self.timeout} s, "
                 f"with {finished} of {total} tasks done"
+                + "".join(
+                    f", {counts[state]} {state.value}"
+                    for state in (TaskState.FAILED, TaskState.CANCELLED)
+                    if counts[state]
+                )
             )
-        if counts[TaskState.FAILED]:
-            failed = [task for task in self.tasks if task._state is TaskState.FAILED]
-            errors = [task._exception for task in failed if task._exception is not None]
+            if not errors:
+                return timeout
+            # the failures travel with the timeout: `except* ValueError` still sees them
+            both: BaseException = BaseExceptionGroup(
+                f"{len(errors)} of {total} tasks failed in {self.name}, "
+                f"and it timed out after {self.timeout} s",
+                [*errors, timeout],
+            )
+            return both
+        if errors:
             if not self.as_group:
                 first: BaseException = errors[0]
                 return first.with_traceback(failed[0]._tb)

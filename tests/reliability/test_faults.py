@@ -715,3 +715,70 @@ async def test_starting_a_group_holding_a_busy_task_is_refused_at_once(anyio_bac
     assert await second.start() == [2, "done"]  # once it is free, it runs
     with pytest.raises(ValueError, match="appears twice in one run"):
         Tasks([shared, shared]).start()
+
+
+# -- a group's timeout racing completion, and hiding failures (issue 13, items 3 and 4) ---------
+
+
+@pytest.mark.anyio
+async def test_work_that_ended_in_time_has_not_timed_out_when_the_loop_acts_late(
+    anyio_backend: str,
+) -> None:
+    """Every task ends in its thread well before the deadline, but the loop is blocked (a
+    blocking cell) until after it: the group is done, not timed out. Several rounds: trio
+    runs the woken tasks in a random order."""
+    n, timeout = 3, 0.1
+    for _ in range(4):
+        go, ended = threading.Event(), threading.Semaphore(0)
+
+        def work(i: int, go: threading.Event = go, ended: threading.Semaphore = ended) -> int:
+            go.wait(10)
+            ended.release()
+            return i
+
+        group = Tasks([Task(work, i) for i in range(n)], as_group=True, timeout=timeout)
+        handle = group.start()
+        while any(task.state is TaskState.PENDING for task in group):
+            await anyio.sleep(0)  # until every task is handed to its thread
+        begun = time.monotonic()
+        go.set()  # they end while the loop is blocked
+        for _ in range(n):
+            assert ended.acquire(timeout=10)
+        time.sleep(max(0.0, begun + 2 * timeout - time.monotonic()))  # a blocked loop
+        assert await handle == list(range(n))
+        assert group.state is DONE and group.exception is None
+        assert all(task.state is DONE for task in group)
+
+
+@pytest.mark.anyio
+async def test_a_group_timeout_keeps_the_failures_before_it(anyio_backend: str) -> None:
+    async def declined() -> None:
+        raise ValueError("card declined")
+
+    async def forever() -> None:
+        await anyio.sleep_forever()
+
+    group = Tasks(
+        [Task(declined), Task(forever), Task(quick, 3)], as_group=True, timeout=0.1, name="pay"
+    )
+    with pytest.raises(BaseExceptionGroup) as info:
+        await group()
+    error = info.value
+    assert str(error).startswith("1 of 3 tasks failed in pay, and it timed out after 0.1 s")
+    values, rest = error.split(ValueError)  # what `except* ValueError` sees (3.10 too)
+    timeouts, rest = rest.split(TimeoutError) if rest is not None else (None, None)
+    assert values is not None and timeouts is not None and rest is None
+    caught = [*values.exceptions, *timeouts.exceptions]
+    assert [type(e) for e in caught] == [ValueError, TimeoutError]
+    assert str(caught[0]) == "card declined"
+    assert (
+        str(caught[1]) == "pay timed out after 0.1 s, with 1 of 3 tasks done, 1 failed, 1 cancelled"
+    )
+    assert [t.state for t in group] == [FAILED, CANCELLED, DONE]
+    assert group.state is FAILED and group.exception is error
+
+    alone = Tasks([Task(forever), Task(quick, 1)], as_group=True, timeout=0.05, name="alone")
+    with pytest.raises(
+        TimeoutError, match=r"^alone timed out after 0\.05 s, with 1 of 2 tasks done, 1 cancelled$"
+    ):
+        await alone()
