@@ -241,6 +241,8 @@ class Handle:
                 )
             if loop.is_running():
                 self._reenter(timeout)
+                if not self._done.is_set():  # the wait ended by its timeout, not the work
+                    raise TimeoutError(f"{self.work.name} did not finish within {timeout} s")
                 return
         if loop is not None and not loop.is_running() and not loop.is_closed():
             # a stopped loop (between run_until_complete calls): turn it ourselves
