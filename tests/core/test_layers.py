@@ -68,11 +68,17 @@ def imported_units(path: Path) -> set[str]:
                 continue
             if node.module:
                 found.add(node.module.split(".")[0])
-            else:
-                found.update(alias.name for alias in node.names)
+            else:  # `from . import x`: a module of the package, or a name of its namespace
+                found.update(
+                    alias.name if _is_unit(alias.name) else "__init__" for alias in node.names
+                )
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("backgrounder."):
             found.add(node.module.split(".")[1])  # type: ignore[union-attr]
     return found
+
+
+def _is_unit(name: str) -> bool:
+    return (PACKAGE / f"{name}.py").exists() or (PACKAGE / name / "__init__.py").exists()
 
 
 MODULES = sorted(PACKAGE.rglob("*.py"))
