@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ParamSpec
 
 from ._errors import BaseExceptionGroup, TaskCancelled
 from ._events import EventKind, Listener, Listeners, TaskEvent, global_listeners
-from ._executors import apply_group_executor, check_submit
-from ._runners import Runner, make_runner
+from ._runners import Runner, check_tasks, make_runner
 from ._state import TaskState
-from ._task import _WALL_OFFSET, Task, _check_timeout
-from ._validate import safe_repr
+from ._task import _WALL_OFFSET, Task
+from ._validate import (
+    check_executor,
+    check_flag,
+    check_name,
+    check_positive_int,
+    check_timeout,
+    safe_repr,
+)
+from .executors._submit import apply_group_executor
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
-    from datetime import datetime
 
     from ._handle import Handle
 
@@ -60,24 +68,25 @@ class Tasks:
                     f"Tasks() takes Task objects, got {type(item).__name__} {safe_repr(item)}; "
                     f"use Task(func, *args) or tasks.add_task(func, *args)"
                 )
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-        ):
-            raise ValueError(f"limit must be a positive int or None, got {safe_repr(limit)}")
-        if name is not None and (not isinstance(name, str) or not name):
-            raise TypeError(f"name must be a non-empty str, got {safe_repr(name)}")
-        self.timeout = None if timeout is None else _check_timeout(timeout)
-        self.task_timeout = None if task_timeout is None else _check_timeout(task_timeout)
+        if limit is not None:
+            check_positive_int(limit, "limit")
+        if name is not None:
+            check_name(name)
+        self.timeout = None if timeout is None else check_timeout(timeout)
+        self.task_timeout = None if task_timeout is None else check_timeout(task_timeout)
         if executor is not None:
-            check_submit(executor, name or "Tasks")
+            check_executor(executor, name or "Tasks")
         self.executor = executor
         self.tasks: list[Task] = items
-        self.as_group = bool(as_group)
+        self.as_group = check_flag(as_group, "as_group")
         self.limit = limit
-        self.fail_fast = bool(fail_fast)
+        self.fail_fast = check_flag(fail_fast, "fail_fast")
         self.id = next(_ids)
         self.name = name or f"Tasks #{self.id}"
         self._listeners = Listeners()
+        # Guards the run's begin and end (state, runner, times) and the early cancels: a
+        # member can be cancelled from any thread while the run begins or ends.
+        self._lock = threading.Lock()
         self._runner: Runner | None = None
         self._starting: Handle | None = None  # set by start() until the run begins
         self._cancelled_early: set[int] = set()  # ids of members cancelled meanwhile
@@ -135,8 +144,6 @@ class Tasks:
 
     @property
     def started_at(self) -> datetime | None:
-        from datetime import datetime
-
         return (
             None if self._t_start is None else datetime.fromtimestamp(self._t_start + _WALL_OFFSET)
         )
@@ -167,7 +174,6 @@ class Tasks:
     async def __call__(self) -> list[Any]:
         """Run the tasks and return their results in order; see the class for failures."""
         self._check_idle("run")
-        apply_group_executor(self.tasks, self.executor)
         runner = make_runner(
             self.tasks,
             self,
@@ -178,10 +184,8 @@ class Tasks:
             stop_on_cancel=not self.as_group,
         )
         runner.check()  # a task twice, or busy in another run: raise before anything changes
-        self._runner = runner
-        self._state = TaskState.RUNNING
-        self._t_start, self._t_end, self._exception = time.monotonic(), None, None
-        self._emit(EventKind.STARTED)
+        apply_group_executor(self.tasks, self.executor)
+        self._begin(runner)
         try:
             await runner.run()
         except BaseException as exc:  # the awaiting coroutine was cancelled (e.g. Interrupt)
@@ -198,7 +202,7 @@ class Tasks:
 
     def start(self, *, thread_loop: bool = False) -> Handle:
         """Start the run in the background and return its handle at once (see ``Task.start``)."""
-        from ._handle import start
+        from ._handle import start  # a late import: handles build on Tasks
 
         return start(self, thread_loop=thread_loop)
 
@@ -214,15 +218,38 @@ class Tasks:
         return True
 
     def _check_startable(self) -> None:
+        """Raise unless a run could begin now: start() refuses at once, changing nothing."""
         self._check_idle("start")
+        check_tasks(self.tasks)
+
+    def _set_starting(self, handle: Handle | None) -> None:
+        """``start()`` scheduled a run (``handle``), or the run began (None)."""
+        with self._lock:
+            self._starting = handle
+            if handle is not None:
+                self._cancelled_early.clear()
+        if handle is not None:
+            for task in self.tasks:  # so that cancelling a member finds the group's handle
+                task.group = self
+
+    def _cancel_early(self, task: Task) -> bool:
+        """A member is cancelled between ``start()`` and the run: the run cancels it first."""
+        with self._lock:
+            if task.id in self._cancelled_early:
+                return False
+            self._cancelled_early.add(task.id)
+            return True
+
+    def _take_early_cancels(self) -> set[int]:
+        with self._lock:
+            early, self._cancelled_early = self._cancelled_early, set()
+            return early
 
     def _cancel_unstarted(self) -> None:
         """A handle was cancelled before the run began: show a run whose tasks were cancelled."""
         if self._runner is not None:
             return
-        self._state = TaskState.RUNNING
-        self._t_start, self._t_end, self._exception = time.monotonic(), None, None
-        self._emit(EventKind.STARTED)
+        self._begin(None)
         for task in self.tasks:
             task._cancel_unstarted(self)
         self._end(TaskState.CANCELLED, TaskCancelled(f"{self.name} was cancelled"))
@@ -234,7 +261,7 @@ class Tasks:
             return
         runner.cancel()
         for task in self.tasks:
-            task._abandon(reason)
+            task._abandon()
         self._end(TaskState.CANCELLED, TaskCancelled(reason))
 
     # -- internals -----------------------------------------------------------------------------
@@ -248,14 +275,28 @@ class Tasks:
     def _failure(self, runner: Runner) -> BaseException | None:
         counts = self.counts()
         finished, total = counts[TaskState.DONE], len(self.tasks)
+        failed = [task for task in self.tasks if task._state is TaskState.FAILED]
+        errors = [task._exception for task in failed if task._exception is not None]
         if runner.timed_out:
-            return TimeoutError(
+            timeout = TimeoutError(
                 f"{self.name} timed out after {self.timeout} s, "
                 f"with {finished} of {total} tasks done"
+                + "".join(
+                    f", {counts[state]} {state.value}"
+                    for state in (TaskState.FAILED, TaskState.CANCELLED)
+                    if counts[state]
+                )
             )
-        if counts[TaskState.FAILED]:
-            failed = [task for task in self.tasks if task._state is TaskState.FAILED]
-            errors = [task._exception for task in failed if task._exception is not None]
+            if not errors:
+                return timeout
+            # the failures travel with the timeout: `except* ValueError` still sees them
+            both: BaseException = BaseExceptionGroup(
+                f"{len(errors)} of {total} tasks failed in {self.name}, "
+                f"and it timed out after {self.timeout} s",
+                [*errors, timeout],
+            )
+            return both
+        if errors:
             if not self.as_group:
                 first: BaseException = errors[0]
                 return first.with_traceback(failed[0]._tb)
@@ -268,10 +309,20 @@ class Tasks:
             return TaskCancelled(f"{self.name} was cancelled with {finished} of {total} tasks done")
         return None
 
+    def _begin(self, runner: Runner | None) -> None:
+        """The one way a run begins (``runner`` is None for a run cancelled before it began)."""
+        with self._lock:
+            self._runner = runner
+            self._state = TaskState.RUNNING
+            self._t_start, self._t_end, self._exception = time.monotonic(), None, None
+        self._emit(EventKind.STARTED)
+
     def _end(self, state: TaskState, exc: BaseException | None) -> None:
-        self._state, self._exception = state, exc
-        self._t_end = time.monotonic()
-        self._runner = None
+        """The one way a run ends."""
+        with self._lock:
+            self._state, self._exception = state, exc
+            self._t_end = time.monotonic()
+            self._runner = None
         self._emit(EventKind.FINISHED)
 
     def _emit(self, kind: EventKind) -> None:

@@ -1,4 +1,9 @@
-"""Starting work without waiting: the ``Handle``, the library's loop thread, exit clean-up."""
+"""Starting work without waiting: ``start()``, the ``Handle`` it returns, and ``shutdown()``.
+
+Where the work runs: on the asyncio loop running in the caller's thread (a notebook cell),
+as a system task of the running trio run, or else on the library's loop thread (``_loop``).
+A ``Handle`` may be waited for, or cancelled, from any thread.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +16,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
-import anyio.from_thread
 import anyio.lowlevel
 
 from ._errors import TaskCancelled
+from ._group import Tasks
+from ._hops import call_in_loop, call_in_token, running_loop
 from ._loop import at_exit, loop_thread
 from ._state import TaskState
-
-if TYPE_CHECKING:
-    from ._group import Tasks
-    from ._task import Task
+from ._task import Task
 
 __all__ = ["Handle", "running_handles", "shutdown", "start"]
 
@@ -64,8 +67,11 @@ class Handle:
         self.work = work
         self.loop = loop  # None when the work runs on a trio run
         self._done = threading.Event()
+        # Guards the hand-over between start() and the run beginning (_entered,
+        # _cancel_early: a cancel from another thread must not slip in between), and the
+        # outcome with the callbacks waiting for it.
         self._lock = threading.Lock()
-        self._callbacks: list[Callable[[], None]] = []
+        self._callbacks: list[Callable[[], object]] = []
         self._driver: asyncio.Task[None] | None = None
         self._thread: int | None = None  # the thread whose event loop runs the work
         self._trio_token: Any = None
@@ -137,7 +143,7 @@ class Handle:
     async def _drive(self) -> None:
         with self._lock:
             self._entered = True
-            self.work._starting = None
+            self.work._set_starting(None)
             cancelled = self._cancel_early
         if cancelled:
             self._settle(None, TaskCancelled(f"{self.work.name} was cancelled"))
@@ -182,7 +188,7 @@ class Handle:
             early = not self._entered
             if early:
                 self._cancel_early = True
-                self.work._starting = None
+                self.work._set_starting(None)
         if not early:
             return self.work.cancel()
         self.work._cancel_unstarted()
@@ -194,16 +200,16 @@ class Handle:
         return self._trio_token is not None
 
     def _call_soon_threadsafe(self, callback: Callable[[], object]) -> bool:
+        """Hand ``callback`` to the work's loop (or trio run); False if it is over."""
+        if self.loop is not None:
+            return call_in_loop(self.loop, callback)
         try:
-            if self.loop is not None:
-                self.loop.call_soon_threadsafe(callback)
-            else:
-                self._trio_token.run_sync_soon(callback)
-        except Exception:  # the loop is closed, the trio run is over
+            self._trio_token.run_sync_soon(callback)
+        except Exception:  # the trio run is over
             return False
         return True
 
-    def _on_done(self, callback: Callable[[], None]) -> None:
+    def _on_done(self, callback: Callable[[], object]) -> None:
         with self._lock:
             if not self._done.is_set():
                 self._callbacks.append(callback)
@@ -216,7 +222,10 @@ class Handle:
         if loop is None or not loop.is_closed() or self._done.is_set():
             return False
         reason = f"{self.work.name} was cancelled: its event loop was closed"
-        self.work._abandon(reason)
+        if isinstance(self.work, Tasks):
+            self.work._abandon(reason)
+        else:
+            self.work._abandon()
         self._settle(None, TaskCancelled(reason))
         return True
 
@@ -232,6 +241,8 @@ class Handle:
                 )
             if loop.is_running():
                 self._reenter(timeout)
+                if not self._done.is_set():  # the wait ended by its timeout, not the work
+                    raise TimeoutError(f"{self.work.name} did not finish within {timeout} s")
                 return
         if loop is not None and not loop.is_running() and not loop.is_closed():
             # a stopped loop (between run_until_complete calls): turn it ourselves
@@ -262,7 +273,7 @@ class Handle:
     async def _wait_async(self) -> Any:
         if self._done.is_set():
             return self._outcome()
-        running = asyncio._get_running_loop()
+        running = running_loop()
         if running is not None and running is self.loop:
             assert self._driver is not None
             await asyncio.wait([self._driver])  # never cancels the work itself
@@ -276,7 +287,7 @@ class Handle:
                 self._on_done(event.set)
             else:
                 token = anyio.lowlevel.current_token()
-                self._on_done(lambda: _run_threadsafe(event.set, token))
+                self._on_done(lambda: call_in_token(token, event.set))
             await event.wait()
         return self._outcome()
 
@@ -286,32 +297,15 @@ def _set_threadsafe(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None
         if not future.done():
             future.set_result(None)
 
-    if asyncio._get_running_loop() is loop:
+    if running_loop() is loop:
         wake()
     else:
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(wake)
-
-
-def _run_threadsafe(callback: Callable[[], object], token: anyio.lowlevel.EventLoopToken) -> None:
-    with contextlib.suppress(Exception):
-        anyio.from_thread.run_sync(callback, token=token)
+        call_in_loop(loop, wake)
 
 
 def _trio_running() -> bool:
     trio = sys.modules.get("trio")
     return trio is not None and bool(trio.lowlevel.in_trio_task())
-
-
-def _mark_starting(work: Task | Tasks, handle: Handle) -> None:
-    """Until its run begins, cancelling the work (or a member of the group) goes through here."""
-    from ._group import Tasks
-
-    work._starting = handle
-    if isinstance(work, Tasks):
-        work._cancelled_early.clear()
-        for task in work.tasks:
-            task.group = work
 
 
 def start(work: Task | Tasks, *, thread_loop: bool = False) -> Handle:
@@ -321,12 +315,12 @@ def start(work: Task | Tasks, *, thread_loop: bool = False) -> Handle:
     run ends), else on the library's loop thread.
     """
     work._check_startable()
-    running = None if thread_loop else asyncio._get_running_loop()
+    running = None if thread_loop else running_loop()
     if running is None and not thread_loop and _trio_running():
         return _start_trio(work)
     loop = running or loop_thread.loop
     handle = Handle(work, loop)
-    _mark_starting(work, handle)
+    work._set_starting(handle)  # until the run begins, cancel() goes through the handle
     _live.add(handle)
     if running is not None:
         handle._thread = threading.get_ident()
@@ -363,7 +357,7 @@ def _start_trio(work: Task | Tasks) -> Handle:
     handle = Handle(work, None)
     handle._thread = threading.get_ident()
     handle._trio_token = trio.lowlevel.current_trio_token()
-    _mark_starting(work, handle)
+    work._set_starting(handle)  # until the run begins, cancel() goes through the handle
     _live.add(handle)
     trio.lowlevel.spawn_system_task(
         handle._drive, name=f"backgrounder: {work.name}", context=contextvars.copy_context()
@@ -384,7 +378,10 @@ def shutdown(timeout: float = 0.0, grace: float = 2.0) -> None:
     """Give unfinished background work ``timeout`` seconds, then cancel it and let it unwind.
 
     Run at interpreter exit (and by the notebook extension at kernel shutdown) so that
-    ``finally`` blocks run. Never raises; never waits much more than ``timeout + 2 * grace``.
+    ``finally`` blocks run. Never raises. Waits at most ``timeout`` for the work, then
+    ``grace`` for the cancel to act, ``grace`` for coroutines that ignore it, ``grace`` for
+    cooperating sync tasks: ``timeout + 3 * grace`` in all, plus up to 1 s per busy loop
+    that cannot take the cancel request (see ``Handle.cancel``).
     """
     unfinished = running_handles()
     if not unfinished:
@@ -408,8 +405,6 @@ def _wait_threads(handles: list[Handle], timeout: float) -> None:
     A thread cannot be joined per task (the workers are shared), so poll: this runs once, at
     exit or kernel shutdown, and ends as soon as the threads do.
     """
-    from ._group import Tasks
-
     tasks = []
     for handle in handles:
         tasks.extend(handle.work.tasks if isinstance(handle.work, Tasks) else [handle.work])

@@ -29,6 +29,8 @@ def call_in_loop(
 
     False if the loop is closed: nobody is left to run it.
     """
+    if loop.is_closed():
+        return False
     if thread is not None and threading.get_ident() == thread:
         callback()
         return True

@@ -15,7 +15,14 @@ from typing import TextIO
 
 from . import _context
 
-__all__ = ["RoutingStream", "OUTPUT_LIMIT", "OutputBuffer", "capture_output", "release_output"]
+__all__ = [
+    "OUTPUT_LIMIT",
+    "OutputBuffer",
+    "RoutingStream",
+    "capture_output",
+    "install_streams",
+    "release_output",
+]
 
 OUTPUT_LIMIT = 100_000  # characters kept per task: the tail
 
@@ -110,8 +117,17 @@ class TaskStream(RoutingStream):
         return True
 
 
-_installs = 0
-_install_lock = threading.Lock()
+_installs = 0  # capture_output() calls not yet released
+_install_lock = threading.Lock()  # guards _installs and the swapping of sys.stdout/stderr
+
+
+def install_streams(cls: type[RoutingStream]) -> None:
+    """Put a ``cls`` router on ``sys.stdout`` and ``sys.stderr``, unless one is there."""
+    with _install_lock:
+        for name in ("stdout", "stderr"):
+            current = getattr(sys, name)
+            if not isinstance(current, cls):
+                setattr(sys, name, cls(name, current))
 
 
 def capture_output() -> None:
@@ -119,10 +135,7 @@ def capture_output() -> None:
     global _installs
     with _install_lock:
         _installs += 1
-        for name in ("stdout", "stderr"):
-            current = getattr(sys, name)
-            if not isinstance(current, TaskStream):
-                setattr(sys, name, TaskStream(name, current))
+    install_streams(TaskStream)
 
 
 def release_output() -> None:

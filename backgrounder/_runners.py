@@ -21,28 +21,39 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import anyio.from_thread
 import anyio.lowlevel
 
-from ._executors import submit_to_executor
+from ._hops import call_in_loop, call_in_token, running_loop
 from ._state import TaskState
-from ._task import Task
+from ._task import Run, Task
 from ._threads import worker_threads
+from .executors._submit import submit_to_executor
 
 if TYPE_CHECKING:
     from ._group import Tasks
 
-__all__ = ["CANCEL_GRACE", "Runner", "make_runner", "run_tasks"]
+__all__ = [
+    "CANCEL_GRACE",
+    "AnyioRunner",
+    "AsyncioRunner",
+    "Runner",
+    "check_tasks",
+    "make_runner",
+]
 
 # How long a cancelled run waits for its async tasks to unwind (their `finally` blocks)
 # before it gives up on the ones that ignore cancellation.
 CANCEL_GRACE = 5.0
 _log = logging.getLogger("backgrounder")
-_PENDING, _FAILED, _CANCELLED = TaskState.PENDING, TaskState.FAILED, TaskState.CANCELLED
 
 
 class Runner:
-    """One execution of a list of tasks; ``cancel()`` may be called from any thread."""
+    """One execution of a list of tasks; ``cancel()`` may be called from any thread.
+
+    The runner owns each task's ``Run`` record for the run (its canceller, its limit slot,
+    its timeout); the task owns its state and ends the run itself, then calls back
+    ``_child_finished``, from whatever thread ended it.
+    """
 
     def __init__(
         self,
@@ -72,49 +83,72 @@ class Runner:
     def cancel(self) -> None:
         self.cancelled = True  # from here on nothing new starts
         for task in self.tasks:  # pending first, so none of them slips into a freed slot
-            if task._state is _PENDING:
+            if task.state is TaskState.PENDING:
                 task.cancel()
         for task in self.tasks:
             task.cancel()
 
     def _expire(self) -> None:
+        """The run's deadline is acted on: a timeout only if some task has not ended.
+
+        A loop blocked past the deadline (a blocking cell) acts on it late: sync tasks that
+        ended in their threads meanwhile ended in time, and keep their outcome.
+        """
+        if all(task.state.finished for task in self.tasks):
+            return
         self.timed_out = True
         self.cancel()
 
     def check(self) -> None:
         """Raise unless every task can run now: none twice, none held by another run."""
-        tasks = self.tasks
-        if len(tasks) > 1 and len(set(map(id, tasks))) != len(tasks):
-            twice = next(t for i, t in enumerate(tasks) if any(u is t for u in tasks[:i]))
-            raise ValueError(f"{twice!r} appears twice in one run; make a second Task instead")
-        for task in tasks:
-            task._check_startable()
+        check_tasks(self.tasks)
         self._checked = True
 
-    def _prepare(self, on_finish: Callable[[Task], None]) -> None:
+    def _prepare(self, on_finish: Callable[[Task, Run], None]) -> None:
         if not self._checked:
             self.check()  # all or nothing: check before touching any task
+        default = self.task_timeout
         for task in self.tasks:
-            task._prepare(self.group, on_finish, self.task_timeout)
+            timeout = task.timeout if task.timeout is not None else default
+            task._prepare(self.group, Run(on_finish, timeout))
 
     def _cancel_early(self) -> None:
         """Cancel the members cancelled while the group's start was pending (see Task.cancel)."""
         group = self.group
-        if group is not None and group._cancelled_early:
-            early, group._cancelled_early = group._cancelled_early, set()
+        early = group._take_early_cancels() if group is not None else None
+        if early:
             for task in self.tasks:
                 if task.id in early:
                     task.cancel()
 
     def _should_stop(self, task: Task) -> bool:
         """Whether ``task`` ending this way cancels the rest of the run."""
-        state = task._state
+        state = task.state
         return (
-            (state is _FAILED and self.fail_fast) or (state is _CANCELLED and self.stop_on_cancel)
+            (state is TaskState.FAILED and self.fail_fast)
+            or (state is TaskState.CANCELLED and self.stop_on_cancel)
         ) and not self.cancelled
 
 
+def check_tasks(tasks: Sequence[Task]) -> None:
+    """Raise unless every task can run now: none twice, none held by another run."""
+    if len(tasks) > 1 and len(set(map(id, tasks))) != len(tasks):
+        twice = next(t for i, t in enumerate(tasks) if any(u is t for u in tasks[:i]))
+        raise ValueError(f"{twice!r} appears twice in one run; make a second Task instead")
+    for task in tasks:
+        task._check_startable()
+
+
 class AsyncioRunner(Runner):
+    """The asyncio fast path: an asyncio task per async callable, a job on the daemon worker
+    threads per sync one, and one wake-up of the awaiting coroutine when the last ends.
+
+    Threads: ``run`` and the async tasks run on the loop's thread; ``_child_finished`` and
+    ``_fill`` also run on worker threads (a sync task ending starts the next one there).
+    ``_lock`` guards the queue of pending tasks and the counts (``_remaining``, ``_active``);
+    timers and the asyncio tasks are touched only on the loop's thread.
+    """
+
     def __init__(self, tasks: Sequence[Task], group: Tasks | None = None, **options: Any) -> None:
         super().__init__(tasks, group, **options)
         self._loop = asyncio.get_running_loop()
@@ -127,9 +161,11 @@ class AsyncioRunner(Runner):
         self._done: asyncio.Future[None] | None = None
         self._aio_tasks: dict[asyncio.Task[None], asyncio.TimerHandle | None] = {}
         self._sync_timers: dict[Task, asyncio.TimerHandle] = {}
+        self._runs: dict[Task, Run] = {}  # this run's records, for the slots and the timers
 
     async def run(self) -> None:
         self._prepare(self._child_finished)
+        self._runs = {task: task._run for task in self.tasks if task._run is not None}
         self._pending.extend(self.tasks)
         self._remaining = len(self.tasks)
         if not self._remaining:
@@ -166,36 +202,37 @@ class AsyncioRunner(Runner):
                 ):
                     return
                 task = self._pending.popleft()
-                if task._state is not _PENDING:
+                run = self._runs.get(task)
+                if run is None or task.state is not TaskState.PENDING:
                     continue
-                task._slot = True
+                run.slot = True
                 self._active += 1
-            self._start(task)
+            self._start(task, run)
 
-    def _start(self, task: Task) -> None:
-        if task.is_async and task.executor is None:
+    def _start(self, task: Task, run: Run) -> None:
+        if task.on_loop:
             if threading.get_ident() == self._thread:
-                self._start_async(task)
+                self._start_async(task, run)
             else:
-                self._call_soon(partial(self._start_async, task))
+                self._call_soon(partial(self._start_async, task, run))
             return
-        if task._timeout is not None:
-            self._call_soon(partial(self._arm, task))
+        if run.timeout is not None:
+            self._call_soon(partial(self._arm, task, run.timeout))
         if task.executor is not None:
-            submit_to_executor(task, self._context.copy())
+            submit_to_executor(task, run, self._context.copy())
         else:
             worker_threads.submit(partial(self._context.copy().run, task._run_sync))
 
-    def _start_async(self, task: Task) -> None:
-        if task._state is not _PENDING:
+    def _start_async(self, task: Task, run: Run) -> None:
+        if task.state is not TaskState.PENDING:
             return
         aio_task = self._loop.create_task(task._run_async(asyncio.CancelledError))
-        # While it runs, ``task._canceller`` holds the asyncio task strongly (asyncio only
+        # While it runs, ``run.canceller`` holds the asyncio task strongly (asyncio only
         # holds it weakly). Only a timer needs a done callback: one per task costs 15% of a
         # group of no-op tasks (3.0x -> 2.6x asyncio.gather, benchmarks/overhead.py).
-        task._canceller = partial(self._cancel_async, task, aio_task)
-        if task._timeout is not None:
-            self._keep(aio_task, self._loop.call_later(task._timeout, task._expire))
+        run.canceller = partial(self._cancel_async, task, aio_task)
+        if run.timeout is not None:
+            self._keep(aio_task, self._loop.call_later(run.timeout, task._expire))
 
     def _keep(self, aio_task: asyncio.Task[None], timer: asyncio.TimerHandle | None) -> None:
         """Hold ``aio_task`` (and its timer) until it is done."""
@@ -204,10 +241,10 @@ class AsyncioRunner(Runner):
 
     def _cancel_async(self, task: Task, aio_task: asyncio.Task[None]) -> None:
         """Cancel a running async task (any thread); give up on it after ``CANCEL_GRACE``."""
-        if self._loop.is_closed():  # nothing will ever run it again: it ends here
+        if self._loop.is_closed() or not self._call_soon(
+            partial(self._cancel_on_loop, task, aio_task)
+        ):  # nothing will ever run it again: it ends here
             task._finish_cancelled()
-            return
-        self._call_soon(partial(self._cancel_on_loop, task, aio_task))
 
     def _cancel_on_loop(self, task: Task, aio_task: asyncio.Task[None]) -> None:
         aio_task.cancel()
@@ -216,7 +253,7 @@ class AsyncioRunner(Runner):
     def _give_up(self, task: Task, aio_task: asyncio.Task[None], run: float | None) -> None:
         """A coroutine that swallows CancelledError must not hold its run (or exit) forever:
         asyncio cancels once, not again at each ``await`` as trio does."""
-        if aio_task.done() or task._t_start is not run or task._state.finished:
+        if aio_task.done() or task._t_start is not run or task.state.finished:
             return
         _log.warning(
             "backgrounder: %s ignored cancellation for %s s; it is marked %s, "
@@ -234,26 +271,26 @@ class AsyncioRunner(Runner):
         if timer is not None:
             timer.cancel()
 
-    def _arm(self, task: Task) -> None:
+    def _arm(self, task: Task, timeout: float) -> None:
         """Start a sync task's timeout (on the loop), unless it already ended."""
-        if not task._state.finished and task._timeout is not None:
-            self._sync_timers[task] = self._loop.call_later(task._timeout, task._expire)
+        if not task.state.finished:
+            self._sync_timers[task] = self._loop.call_later(timeout, task._expire)
 
     def _disarm(self, task: Task) -> None:
         timer = self._sync_timers.pop(task, None)
         if timer is not None:
             timer.cancel()
 
-    def _child_finished(self, task: Task) -> None:
+    def _child_finished(self, task: Task, run: Run) -> None:
         with self._lock:
             self._remaining -= 1
             last = self._remaining == 0
-            if task._slot:
-                task._slot = False
+            if run.slot:
+                run.slot = False
                 self._active -= 1
         if self._should_stop(task):
             self.cancel()
-        if task._timeout is not None and not task.is_async:
+        if run.timeout is not None and not task.on_loop:
             self._call_soon(partial(self._disarm, task))
         if last:
             self._call_soon(self._wake)
@@ -267,16 +304,8 @@ class AsyncioRunner(Runner):
         if done is not None and not done.done():
             done.set_result(None)
 
-    def _call_soon(self, callback: Callable[[], object]) -> None:
-        if self._loop.is_closed():  # nobody is left to run it (or to wake)
-            return
-        if threading.get_ident() == self._thread:
-            callback()
-            return
-        try:
-            self._loop.call_soon_threadsafe(callback)
-        except RuntimeError:  # the loop is closed: nobody is left to wake
-            pass
+    def _call_soon(self, callback: Callable[[], object]) -> bool:
+        return call_in_loop(self._loop, callback, thread=self._thread)
 
 
 class AnyioRunner(Runner):
@@ -291,20 +320,31 @@ class AnyioRunner(Runner):
     async def run(self) -> None:
         self._prepare(self._child_finished)
         self._cancel_early()
-        with anyio.CancelScope() as outer:
-            if self.timeout is not None:
-                outer.deadline = anyio.current_time() + self.timeout
-            if self.limit == 1:
+        if self.timeout is None:
+            await self._run_all()
+            return
+        # A watcher, not a cancel scope's deadline: at the deadline, only what has not ended
+        # is cut short (a scope would also cancel the waits for tasks that ended in time).
+        async with anyio.create_task_group() as watching:
+            watching.start_soon(self._watch, anyio.current_time() + self.timeout)
+            try:
+                await self._run_all()
+            finally:
+                watching.cancel_scope.cancel()
+
+    async def _watch(self, deadline: float) -> None:
+        await anyio.sleep_until(deadline)
+        self._expire()
+
+    async def _run_all(self) -> None:
+        if self.limit == 1:
+            for task in self.tasks:
+                await self._one(task, None)
+        else:
+            limiter = anyio.CapacityLimiter(self.limit) if self.limit else None
+            async with anyio.create_task_group() as tg:
                 for task in self.tasks:
-                    await self._one(task, None)
-            else:
-                limiter = anyio.CapacityLimiter(self.limit) if self.limit else None
-                async with anyio.create_task_group() as tg:
-                    for task in self.tasks:
-                        tg.start_soon(self._one, task, limiter)
-        if outer.cancelled_caught:
-            self.timed_out = True
-            self.cancel()
+                    tg.start_soon(self._one, task, limiter)
 
     async def _one(self, task: Task, limiter: anyio.CapacityLimiter | None) -> None:
         try:
@@ -314,25 +354,26 @@ class AnyioRunner(Runner):
                 async with limiter:
                     await self._execute(task)
         finally:
-            if not task._state.finished:
+            if not task.state.finished:
                 task.cancel()
 
     async def _execute(self, task: Task) -> None:
-        if task._state is not _PENDING or self.cancelled:
+        run = task._run
+        if run is None or task.state is not TaskState.PENDING or self.cancelled:
             return
         cancel_exc = anyio.get_cancelled_exc_class()
         with anyio.CancelScope() as scope:
-            task._canceller = partial(self._call_soon, scope.cancel)
-            if task._timeout is not None:
-                deadline = scope.deadline = anyio.current_time() + task._timeout
-                task._deadline_passed = lambda: anyio.current_time() >= deadline
-            if task.is_async and task.executor is None:
+            run.canceller = partial(self._call_soon, scope.cancel)
+            if run.timeout is not None:
+                deadline = scope.deadline = anyio.current_time() + run.timeout
+                run.deadline_passed = lambda: anyio.current_time() >= deadline
+            if task.on_loop:
                 await task._run_async(cancel_exc)
                 return
             finished = self._wakers[task.id] = anyio.Event()
             context = contextvars.copy_context()
             if task.executor is not None:
-                submit_to_executor(task, context)
+                submit_to_executor(task, run, context)  # its canceller stops the future
             else:
                 worker_threads.submit(partial(context.run, task._run_sync))
             try:
@@ -343,31 +384,19 @@ class AnyioRunner(Runner):
             finally:
                 self._wakers.pop(task.id, None)
 
-    def _child_finished(self, task: Task) -> None:
+    def _child_finished(self, task: Task, run: Run) -> None:
         if self._should_stop(task):
             self.cancel()
         waker = self._wakers.pop(task.id, None)
         if waker is not None:
             self._call_soon(waker.set)
 
-    def _call_soon(self, callback: Callable[[], object]) -> None:
-        if threading.get_ident() == self._thread:
-            callback()
-            return
-        try:
-            anyio.from_thread.run_sync(callback, token=self._token)
-        except Exception:  # the run is over: nobody is left to wake
-            pass
+    def _call_soon(self, callback: Callable[[], object]) -> bool:
+        return call_in_token(self._token, callback, thread=self._thread)
 
 
 def make_runner(tasks: Sequence[Task], group: Tasks | None = None, **options: Any) -> Runner:
     """The runner for the running event loop: the asyncio fast path, else anyio's."""
-    if asyncio._get_running_loop() is not None:
+    if running_loop() is not None:
         return AsyncioRunner(tasks, group, **options)
     return AnyioRunner(tasks, group, **options)
-
-
-async def run_tasks(tasks: Sequence[Task], group: Tasks | None = None, **options: Any) -> Runner:
-    runner = make_runner(tasks, group, **options)
-    await runner.run()
-    return runner

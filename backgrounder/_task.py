@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import os
 import threading
@@ -16,17 +15,25 @@ from typing import TYPE_CHECKING, Any, ParamSpec
 from . import _context
 from ._errors import TaskCancelled
 from ._events import EventKind, TaskEvent, global_listeners
+from ._output import OutputBuffer
 from ._state import TaskState
-from ._validate import callable_name, check_task, safe_repr
+from ._validate import (
+    callable_name,
+    check_executor,
+    check_name,
+    check_task,
+    check_timeout,
+    no_coroutine,
+    safe_repr,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
     from ._group import Tasks
     from ._handle import Handle
-    from ._output import OutputBuffer
 
-__all__ = ["Task"]
+__all__ = ["Run", "Task"]
 
 P = ParamSpec("P")
 
@@ -47,7 +54,23 @@ def _from_user_code(tb: TracebackType | None) -> TracebackType | None:
     return tb if tb is not None else start
 
 
-_PENDING, _RUNNING, _DONE, _FAILED, _CANCELLED = TaskState
+class Run:
+    """A runner's hold on a task for one run: written by the runner that owns the run.
+
+    The task reads it to cancel the run (``canceller``), to tell a timeout from a cancel
+    (``deadline_passed``, ``timeout``) and to report its end (``on_finish``).
+    """
+
+    __slots__ = ("canceller", "deadline_passed", "on_finish", "slot", "timeout")
+
+    def __init__(
+        self, on_finish: Callable[[Task, Run], None] | None, timeout: float | None
+    ) -> None:
+        self.on_finish = on_finish
+        self.timeout = timeout
+        self.canceller: Callable[[], object] | None = None  # stops the running body
+        self.deadline_passed: Callable[[], bool] | None = None  # anyio path: past the timeout?
+        self.slot = False  # counts against the runner's limit
 
 
 class Task:
@@ -61,15 +84,12 @@ class Task:
     __slots__ = (
         "__weakref__",
         "_cancel_requested",
-        "_canceller",
-        "_deadline_passed",
         "_exception",
         "_name",
-        "_on_finish",
         "_output",
         "_progress",
         "_result",
-        "_slot",
+        "_run",
         "_starting",
         "_state",
         "_t_end",
@@ -78,7 +98,6 @@ class Task:
         "_tb_text",
         "_thread_alive",
         "_timed_out",
-        "_timeout",
         "args",
         "executor",
         "func",
@@ -106,10 +125,17 @@ class Task:
         self._name: str | None = None
         self._output: OutputBuffer | None = None
         self._starting: Handle | None = None  # set by start() until the run begins
+        self._run: Run | None = None  # the runner's hold while a run has it
         self._clear()
 
+    @property
+    def on_loop(self) -> bool:
+        """True if runs await it on the event loop (async, no executor), else it runs in a
+        thread or on its executor."""
+        return self.is_async and self.executor is None
+
     def _clear(self) -> None:
-        self._state = _PENDING
+        self._state = TaskState.PENDING
         self._result: Any = None
         self._exception: BaseException | None = None
         self._tb: TracebackType | None = None
@@ -119,11 +145,6 @@ class Task:
         self._progress: tuple[float, float | None] | None = None
         self._cancel_requested = False
         self._timed_out = False
-        self._timeout = self.timeout
-        self._canceller: Callable[[], None] | None = None
-        self._deadline_passed: Callable[[], bool] | None = None
-        self._on_finish: Callable[[Task], None] | None = None
-        self._slot = False
         self._thread_alive = False
 
     def options(
@@ -139,16 +160,22 @@ class Task:
         ``executor`` (a ``concurrent.futures.Executor``) runs a sync callable there instead
         of in the library's threads.
         """
+        name = None if name is None else check_name(name)
+        timeout = None if timeout is None else check_timeout(timeout)
+        if executor is not None:
+            check_executor(executor, self.name)
+            if self.is_async:
+                raise TypeError(
+                    f"{self.name} is async: executors run sync callables only; "
+                    f"it runs on the event loop"
+                )
+        # all checked: now set (bad input leaves the task as it was)
         if name is not None:
-            if not isinstance(name, str) or not name:
-                raise TypeError(f"name must be a non-empty str, got {safe_repr(name)}")
             self._name = name
         if timeout is not None:
-            self.timeout = _check_timeout(timeout)
+            self.timeout = timeout
         if executor is not None:
-            from ._executors import check_executor
-
-            self.executor = check_executor(executor, self)
+            self.executor = executor
         return self
 
     # -- what users read -------------------------------------------------------------------
@@ -244,9 +271,9 @@ class Task:
 
         Raises ``TaskCancelled`` if :meth:`cancel` stopped it, ``TimeoutError`` past its timeout.
         """
-        from ._runners import run_tasks
+        from ._runners import make_runner  # a late import: the runners build on Task
 
-        await run_tasks([self])
+        await make_runner([self]).run()
         return self._outcome()
 
     def start(self, *, thread_loop: bool = False) -> Handle:
@@ -255,7 +282,7 @@ class Task:
         In a running event loop the work is scheduled on that loop; with none (or with
         ``thread_loop=True``) it runs on the library's own loop in a daemon thread.
         """
-        from ._handle import start
+        from ._handle import start  # a late import: handles build on Task
 
         return start(self, thread_loop=thread_loop)
 
@@ -272,53 +299,53 @@ class Task:
         group = self.group
         if group is not None and group._starting is not None and not self._busy():
             # its group was started but its run has not begun: the run will cancel it first
-            if self.id in group._cancelled_early:
-                return False
-            group._cancelled_early.add(self.id)
-            return True
+            return group._cancel_early(self)
         with _transition:
             state = self._state
             if state.finished:
                 return False
             self._cancel_requested = True
-        if state is _PENDING:
-            self._finish(_CANCELLED)
-        elif self.is_async and self.executor is None and self._canceller is not None:
-            self._canceller()
-        else:
-            if self._canceller is not None:
-                self._canceller()
-            self._finish(_CANCELLED)
+        run = self._run
+        canceller = run.canceller if run is not None else None
+        if state is TaskState.PENDING:
+            self._finish(TaskState.CANCELLED)
+        elif self.on_loop:  # its coroutine ends cancelled at its next await
+            if canceller is not None:
+                canceller()
+        else:  # a thread cannot be stopped: the run ends now, the body when it returns
+            if canceller is not None:
+                canceller()
+            self._finish(TaskState.CANCELLED)
         return True
 
-    def _abandon(self, reason: str) -> None:
+    def _abandon(self) -> None:
         """Its loop was closed mid-run (see ``Handle``): end the run as cancelled."""
         self.cancel()
         if not self._state.finished:
-            self._finish(_CANCELLED)
+            self._finish(TaskState.CANCELLED)
+
+    def _set_starting(self, handle: Handle | None) -> None:
+        """``start()`` scheduled a run (``handle``), or the run began (None)."""
+        self._starting = handle
 
     # -- transitions: the only place where state changes ----------------------------------
 
     def _busy(self) -> bool:
         """True while a run holds the task: queued in a group, or running."""
-        return self._state is _RUNNING or (self._on_finish is not None and not self._state.finished)
+        return self._state is TaskState.RUNNING or (
+            self._run is not None and not self._state.finished
+        )
 
     def _check_startable(self) -> None:
         if self._busy():
             raise RuntimeError(f"{self!r} is already running; wait for it before running it again")
 
-    def _prepare(
-        self,
-        group: Tasks | None,
-        on_finish: Callable[[Task], None] | None,
-        timeout: float | None = None,
-    ) -> None:
+    def _prepare(self, group: Tasks | None, run: Run | None) -> None:
+        """A run takes the task: clear the last run's record and queue it."""
         self._check_startable()
         self._clear()
-        if timeout is not None and self._timeout is None:
-            self._timeout = timeout
         self.group = group
-        self._on_finish = on_finish
+        self._run = run
         self._emit(EventKind.QUEUED)
 
     def _cancel_unstarted(self, group: Tasks | None = None) -> None:
@@ -329,10 +356,11 @@ class Task:
         self.cancel()
 
     def _begin(self) -> bool:
+        """PENDING -> RUNNING; False if the run ended (cancelled) before it began."""
         with _transition:
-            if self._state is not _PENDING:
+            if self._state is not TaskState.PENDING:
                 return False
-            self._state = _RUNNING
+            self._state = TaskState.RUNNING
             self._t_start = time.monotonic()
         self._emit(EventKind.STARTED)
         return True
@@ -340,6 +368,7 @@ class Task:
     def _finish(
         self, state: TaskState, result: Any = None, exc: BaseException | None = None
     ) -> bool:
+        """End the run in ``state``; False if it had already ended (the first end wins)."""
         with _transition:
             if self._state.finished:
                 return False
@@ -351,26 +380,27 @@ class Task:
                 self._exception = exc
                 self._tb = _from_user_code(exc.__traceback__)
             self._state = state
-        on_finish = self._on_finish
-        self._on_finish = self._canceller = None
+            run, self._run = self._run, None
         self._emit(EventKind.FINISHED)
-        if on_finish is not None:
-            on_finish(self)
+        if run is not None and run.on_finish is not None:
+            run.on_finish(self, run)
         return True
 
     def _finish_cancelled(self) -> None:
+        """The body was stopped: by its timeout (failed, TimeoutError) or by a cancel."""
+        run = self._run
+        deadline_passed = run.deadline_passed if run is not None else None
         expired = self._timed_out or (
-            not self._cancel_requested
-            and self._deadline_passed is not None
-            and self._deadline_passed()
+            not self._cancel_requested and deadline_passed is not None and deadline_passed()
         )
         self._cancel_requested = True  # a sync body still running sees cancelled() turn True
         if expired:
+            timeout = run.timeout if run is not None else self.timeout
             self._finish(
-                _FAILED, exc=TimeoutError(f"{self.name} timed out after {self._timeout} s")
+                TaskState.FAILED, exc=TimeoutError(f"{self.name} timed out after {timeout} s")
             )
         else:
-            self._finish(_CANCELLED)
+            self._finish(TaskState.CANCELLED)
 
     def _expire(self) -> None:
         """The timeout fired (on the loop): fail the task and ask it to stop."""
@@ -378,10 +408,15 @@ class Task:
             return
         self._timed_out = True
         self._cancel_requested = True
-        if self._canceller is not None:
-            self._canceller()
-        if not self.is_async or self.executor is not None:
+        run = self._run
+        if run is not None and run.canceller is not None:
+            run.canceller()
+        if not self.on_loop:
             self._finish_cancelled()
+
+    def _set_thread_alive(self, alive: bool) -> None:
+        """A thread (or a worker process) runs the body now, or no longer."""
+        self._thread_alive = alive
 
     def _set_progress(self, done: float, total: float | None) -> None:
         self._progress = (done, total)
@@ -389,8 +424,6 @@ class Task:
 
     def _write_output(self, stream: str, text: str) -> None:
         if self._output is None:
-            from ._output import OutputBuffer
-
             self._output = OutputBuffer()
         self._output.append(text)
         self._emit(EventKind.OUTPUT, (stream, text))
@@ -408,12 +441,12 @@ class Task:
 
     def _outcome(self) -> Any:
         """The result of a finished run, or raise what ended it."""
-        if self._state is _DONE:
+        if self._state is TaskState.DONE:
             return self._result
-        if self._state is _FAILED:
+        if self._state is TaskState.FAILED:
             assert self._exception is not None
             raise self._exception.with_traceback(self._tb)
-        if self._state is _CANCELLED:
+        if self._state is TaskState.CANCELLED:
             raise TaskCancelled(f"{self.name} was cancelled")
         raise RuntimeError(f"{self!r} has not finished")
 
@@ -431,39 +464,32 @@ class Task:
         except (
             BaseException
         ) as exc:  # KeyboardInterrupt/SystemExit in a task must not kill the loop
-            if not self._finish(_FAILED, exc=exc) and isinstance(exc, GeneratorExit):
+            if not self._finish(TaskState.FAILED, exc=exc) and isinstance(exc, GeneratorExit):
                 raise  # a run that already ended being closed (its loop closed): let it close
         else:
-            self._finish(_DONE, result)
+            self._finish(TaskState.DONE, result)
 
     def _run_sync(self) -> None:
         """Run in a worker thread, inside a copy of the starting context."""
         if not self._begin():
             return
+        self._call_in_thread()
+
+    def _call_in_thread(self) -> None:
+        """Call the sync body here (a worker thread) and end the run with its outcome."""
         _context.current.set(self)
         self._thread_alive = True
         try:
-            result = self.func(*self.args, **self.kwargs)
-            if inspect.iscoroutine(result):
-                result.close()
-                raise TypeError(
-                    f"{self.name} returned a coroutine: declare it `async def` to have it awaited"
-                )
+            result = no_coroutine(self.name, self.func(*self.args, **self.kwargs))
         except BaseException as exc:
             self._thread_alive = False  # before _finish, which wakes whoever waits
             if self._cancel_requested:  # cancel() or a timeout is ending it: no outcome kept
                 self._finish_cancelled()
             else:
-                self._finish(_FAILED, exc=exc)
+                self._finish(TaskState.FAILED, exc=exc)
         else:
             self._thread_alive = False
             if self._cancel_requested:
                 self._finish_cancelled()
             else:
-                self._finish(_DONE, result)
-
-
-def _check_timeout(timeout: object) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {safe_repr(timeout)}")
-    return float(timeout)
+                self._finish(TaskState.DONE, result)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
+from ._hops import running_loop
 from ._loop import loop_thread
 from ._validate import is_async_callable
 
@@ -39,7 +40,7 @@ def run_sync(coroutine: Coroutine[Any, Any, T], timeout: float | None = None) ->
             f"run_sync() takes a coroutine object, got {type(coroutine).__name__}; "
             f"call the async function first: run_sync(f(x)), not run_sync(f)"
         )
-    if asyncio._get_running_loop() is None:
+    if running_loop() is None:
         return asyncio.run(_bounded(coroutine, timeout))
     if loop_thread.is_current():  # blocking the library's loop on itself would never return
         return _run_in_new_thread(_bounded(coroutine, timeout))

@@ -6,6 +6,6 @@
 
 from __future__ import annotations
 
-from . import background
+from ._decorator import background
 
 __all__ = ["background"]

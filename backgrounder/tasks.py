@@ -7,6 +7,7 @@ import from ``backgrounder`` directly.
 
 from __future__ import annotations
 
-from . import Task, Tasks
+from ._group import Tasks
+from ._task import Task
 
 __all__ = ["Task", "Tasks"]

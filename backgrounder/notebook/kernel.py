@@ -10,7 +10,6 @@ cell at once; work started by the cell but not yet running when the cell's code 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 from .._events import EventKind, TaskEvent, subscribe
 from .._group import Tasks
 from .._handle import Handle, running_handles, shutdown
+from .._hops import running_loop
 from .._loop import at_exit
 from .._task import Task
 from .render import group_html, group_text
@@ -138,7 +138,7 @@ class Session:
 
     def _keep_awake(self, cell: object) -> None:
         """Wake the kernel's loop every ``WAKE_EVERY`` s while this cell runs (see above)."""
-        loop = asyncio._get_running_loop()
+        loop = running_loop()
         if loop is None:
             return
 

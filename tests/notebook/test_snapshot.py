@@ -25,7 +25,7 @@ def test_window_prefers_running_then_failed_then_recent() -> None:
     tasks = [Task(lambda: None) for _ in range(200)]
     tracker = Tracker(tasks, window=5)
     for task in tasks[:3]:  # fake states through the task's own transitions
-        task._prepare(None, lambda t: None)
+        task._prepare(None, None)
         task._begin()
     tasks[0]._finish(TaskState.FAILED, exc=ValueError("x"))
     for task in tasks:

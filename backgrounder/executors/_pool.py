@@ -1,23 +1,20 @@
-"""Where sync tasks run: the shared process pool, and the executors ``executor=`` accepts.
-
-Sync tasks run in the library's worker threads unless given an executor, per task
-(``Task(f).options(executor=...)``) or per group (``Tasks(..., executor=...)``): any
-``concurrent.futures.Executor``, a Dask ``distributed.Client``, or :func:`process_pool`.
-"""
+"""The library's shared process pool (loky), made on first use and closed at exit."""
 
 from __future__ import annotations
 
-import atexit
 import threading
 from concurrent.futures import Executor
 from functools import partial
+
+from .._loop import at_exit
+from .._validate import check_positive_int
 
 __all__ = ["close_process_pool", "process_pool"]
 
 _pool: Executor | None = None
 _pool_workers: int | None = None
-_lock = threading.Lock()
-_atexit_registered = False
+_lock = threading.Lock()  # guards the three names around it: one pool at a time
+_exit_hook = False
 
 
 def process_pool(max_workers: int | None = None) -> Executor:
@@ -28,11 +25,9 @@ def process_pool(max_workers: int | None = None) -> Executor:
     ``max_workers`` defaults to the number of CPUs; asking for another size replaces the pool
     (the old one finishes the work it has, then its processes exit).
     """
-    global _pool, _pool_workers, _atexit_registered
-    if max_workers is not None and (
-        isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1
-    ):
-        raise ValueError(f"max_workers must be a positive int or None, got {max_workers!r}")
+    global _pool, _pool_workers, _exit_hook
+    if max_workers is not None:
+        check_positive_int(max_workers, "max_workers")
     with _lock:
         pool = _pool
         resize = max_workers is not None and max_workers != _pool_workers
@@ -45,12 +40,14 @@ def process_pool(max_workers: int | None = None) -> Executor:
         workers = max_workers or cpu_count()
         _pool = ProcessPoolExecutor(max_workers=workers)
         _pool_workers = workers
-        if not _atexit_registered:
+        if not _exit_hook:
             # loky registers its exit hook when the first pool starts working: make it do so
-            # now, so that ours, registered after it, runs before it.
+            # now, so that ours, registered after it, runs before it. loky's own hook waits
+            # for running calls (a 30 s call held exit for 30 s): ours closes the pool first,
+            # killing them, as the library's daemon threads would not hold exit either.
             _pool.submit(int)
-            _register_exit_hook()
-            _atexit_registered = True
+            at_exit(partial(close_process_pool, wait=True), early=True)
+            _exit_hook = True
         return _pool
 
 
@@ -64,21 +61,6 @@ def close_process_pool(*, wait: bool = True) -> None:
         pool, _pool, _pool_workers = _pool, None, None
     if pool is not None:
         pool.shutdown(wait=wait, kill_workers=True)  # type: ignore[call-arg]
-
-
-def _register_exit_hook() -> None:
-    """Close the pool at exit, killing calls still running (a script that did not wait for
-    its tasks must not hang on them, as the library's daemon threads would not).
-
-    loky's own exit hook runs before ``atexit`` ones and waits for running calls (a 30 s call
-    held exit for 30 s); threading's exit hooks run last-registered first, so ours is taken
-    there, before loky's, where available.
-    """
-    register = getattr(threading, "_register_atexit", None)
-    if register is None:  # pragma: no cover - CPython has it since 3.9
-        atexit.register(close_process_pool)
-        return
-    register(partial(close_process_pool, wait=True))
 
 
 def _broken(pool: Executor) -> bool:

@@ -1,12 +1,14 @@
 """Running sync tasks on a ``concurrent.futures.Executor``: a process pool, a Dask client, ...
 
-How a call is submitted depends on the executor (Dask is recognised by its module name, so
-the core never imports it):
+The parent side; what runs inside a worker process is in ``_remote``. How a call is
+submitted depends on the executor (Dask is recognised by its module name, so the core never
+imports it):
 
-- in-process executors (``ThreadPoolExecutor``): the call runs in the task's context, so
-  ``progress()``, ``cancelled()`` and per-task output work as in the library's own threads;
+- in-process executors (``ThreadPoolExecutor``): the task's own thread body runs there, in
+  the task's context, so ``progress()``, ``cancelled()`` and per-task output work as in the
+  library's own threads;
 - process pools (stdlib, loky) and Dask: the function and arguments are pickled once first, so
-  that a failure names the task; on the worker ``_run_remote`` captures what the call prints
+  that a failure names the task; on the worker ``run_remote`` captures what the call prints
   and checks its result can be sent back; the output is replayed into the task at the end;
 - any other executor: ``executor.submit(func, *args, **kwargs)``.
 """
@@ -16,48 +18,26 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
-import pickle
 import sys
 import threading
 import uuid
 import weakref
-from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from . import _context
-from ._output import OUTPUT_LIMIT, RoutingStream
-from ._state import TaskState
-from ._validate import callable_name
+from .. import _context
+from .._state import TaskState
+from .._validate import callable_name
+from ._remote import CLOUDPICKLE, OUTPUT_ATTR, PICKLE, Chunks, check_picklable, run_remote
 
 if TYPE_CHECKING:
-    from ._task import Task
+    from .._task import Run, Task
 
-__all__ = ["apply_group_executor", "check_executor", "check_submit", "submit_to_executor"]
+__all__ = ["apply_group_executor", "submit_to_executor"]
 
-_LOCAL, _PICKLE, _CLOUDPICKLE, _DASK, _OTHER = "local", "pickle", "cloudpickle", "dask", "other"
-_OUTPUT_ATTR = "_backgrounder_output"  # what a failed remote call printed, on its exception
-Chunks = list[tuple[str, str]]  # (stream name, text) in the order written
-
-
-def check_submit(executor: object, owner: str) -> None:
-    """Raise unless ``executor`` can run work (it has a ``submit`` method)."""
-    if not isinstance(executor, Executor) and not callable(getattr(executor, "submit", None)):
-        raise TypeError(
-            f"executor for {owner} must be a concurrent.futures.Executor or a Dask Client "
-            f"(anything with submit()), got {type(executor).__name__}"
-        )
-
-
-def check_executor(executor: object, task: Task) -> Executor:
-    check_submit(executor, task.name)
-    if task.is_async:
-        raise TypeError(
-            f"{task.name} is async: executors run sync callables only; it runs on the event loop"
-        )
-    return executor  # type: ignore[return-value]
+_LOCAL, _DASK, _OTHER = "local", "dask", "other"
 
 
 def apply_group_executor(tasks: Iterable[Task], executor: Executor | None) -> None:
@@ -73,49 +53,48 @@ def _kind(executor: object) -> str:
     module = type(executor).__module__ or ""
     if module.partition(".")[0] == "distributed":
         # A Client; its other executors (get_executor()) return concurrent.futures futures.
-        return _DASK if hasattr(executor, "gather") else _CLOUDPICKLE
+        return _DASK if hasattr(executor, "gather") else CLOUDPICKLE
     if module.partition(".")[0] == "loky" or ".loky" in module:
-        return _CLOUDPICKLE
+        return CLOUDPICKLE
     if isinstance(executor, ThreadPoolExecutor):
         return _LOCAL
     if isinstance(executor, ProcessPoolExecutor):
-        return _PICKLE
+        return PICKLE
     return _OTHER
 
 
-# -- the parent side ---------------------------------------------------------------------------
-
-
-def submit_to_executor(task: Task, context: contextvars.Context) -> None:
-    """Submit ``task`` to its executor; the future's callback records the outcome."""
+def submit_to_executor(task: Task, run: Run, context: contextvars.Context) -> None:
+    """Begin ``task``'s run on its executor and set ``run.canceller`` to stop the future;
+    the future's done callback ends the run with its outcome."""
     if not task._begin():
         return
     executor = task.executor
     assert executor is not None
     kind = _kind(executor)
-    run = task._t_start  # identifies this run: a late callback must not end a later one
-    task._thread_alive = kind != _LOCAL  # a local call sets it where it runs
+    started = task._t_start  # identifies this run: a late callback must not end a later one
+    if kind != _LOCAL:  # a local body says so itself, where it runs
+        task._set_thread_alive(True)
     try:
         future = _submit(task, executor, kind, context)
     except BaseException as exc:
-        task._thread_alive = False
+        task._set_thread_alive(False)
         task._finish(TaskState.FAILED, exc=exc)
         return
-    task._canceller = partial(_cancel, future)
-    if task._state.finished:  # cancelled while being submitted
+    run.canceller = partial(_cancel, future)
+    if task.state.finished:  # cancelled while being submitted
         _cancel(future)
-    future.add_done_callback(partial(_record, task, run, kind, context))
+    future.add_done_callback(partial(_record, task, started, kind, context))
 
 
 def _submit(task: Task, executor: Any, kind: str, context: contextvars.Context) -> Any:
     func, args, kwargs = task.func, task.args, task.kwargs
     if kind == _LOCAL:
-        return executor.submit(context.run, _call_local, task)
+        return executor.submit(context.run, task._call_in_thread)
     if kind == _OTHER:
         return context.run(executor.submit, func, *args, **kwargs)
-    pickler = _PICKLE if kind == _PICKLE else _CLOUDPICKLE
+    pickler = PICKLE if kind == PICKLE else CLOUDPICKLE
     try:
-        _check_picklable((func, args, kwargs), pickler)
+        check_picklable((func, args, kwargs), pickler)
     except Exception as exc:
         raise TypeError(
             f"cannot send {task.name} to {type(executor).__name__}: its function or arguments "
@@ -126,32 +105,24 @@ def _submit(task: Task, executor: Any, kind: str, context: contextvars.Context) 
         # A fresh key per run: Dask's default (pure=True) would reuse the result of an earlier
         # call with equal arguments, and the key names the function on the dashboard.
         key = f"{callable_name(func)}-{uuid.uuid4().hex}"
-        return executor.submit(_run_remote, *call, key=key, pure=False)
-    return executor.submit(_run_remote, *call)
-
-
-def _call_local(task: Task) -> Any:
-    """The body of a task on an in-process executor (runs inside the task's context)."""
-    _context.current.set(task)
-    task._thread_alive = True
-    try:
-        return _no_coroutine(task.name, task.func(*task.args, **task.kwargs))
-    finally:
-        task._thread_alive = False
+        return executor.submit(run_remote, *call, key=key, pure=False)
+    return executor.submit(run_remote, *call)
 
 
 def _record(
-    task: Task, run: float | None, kind: str, context: contextvars.Context, future: Any
+    task: Task, started: float | None, kind: str, context: contextvars.Context, future: Any
 ) -> None:
     """The future's done callback (any thread): fetch the outcome, then end the task's run."""
-    if task._t_start is not run:
+    if task._t_start is not started:
         return
-    if kind != _LOCAL:
-        task._thread_alive = False
     if future.cancelled():  # by Task.cancel() or a timeout (which says which)
+        task._set_thread_alive(False)
         task._finish_cancelled()
         return
-    settle = partial(_settle, task, run, kind, context)
+    if kind == _LOCAL:  # the body ended the run itself, in the executor's thread
+        return
+    task._set_thread_alive(False)
+    settle = partial(_settle, task, started, kind, context)
     if kind == _DASK:
         _dask_fetcher(future.client).add(future, settle)
         return
@@ -161,20 +132,20 @@ def _record(
 
 def _settle(
     task: Task,
-    run: float | None,
+    started: float | None,
     kind: str,
     context: contextvars.Context,
     value: Any,
     exc: BaseException | None,
 ) -> None:
     """Replay what a remote call printed, then end the task's run with its outcome."""
-    if task._t_start is not run:
+    if task._t_start is not started:
         return
-    remote = kind not in (_LOCAL, _OTHER)
+    remote = kind != _OTHER
     if exc is not None:
         if remote and kind != _DASK:
             _trim_remote_traceback(exc)
-        chunks = getattr(exc, "__dict__", {}).pop(_OUTPUT_ATTR, None)
+        chunks = getattr(exc, "__dict__", {}).pop(OUTPUT_ATTR, None)
         if chunks:
             _replay(task, context, chunks)
         task._finish(TaskState.FAILED, exc=exc)
@@ -269,7 +240,7 @@ def _skip_wrapper_frames(tb: Any) -> Any:
     """The worker's traceback from the user's function on (Dask rebuilds it with tblib)."""
     frame = tb
     while frame is not None:
-        if getattr(frame.tb_frame.f_code, "co_name", None) == _run_remote.__name__:
+        if getattr(frame.tb_frame.f_code, "co_name", None) == run_remote.__name__:
             return frame.tb_next
         frame = frame.tb_next
     return tb
@@ -288,7 +259,7 @@ def _trim_remote_traceback(exc: BaseException) -> None:
         ours = next(
             i
             for i, line in enumerate(lines)
-            if line.startswith("  File ") and line.rstrip().endswith(f"in {_run_remote.__name__}")
+            if line.startswith("  File ") and line.rstrip().endswith(f"in {run_remote.__name__}")
         )
     except StopIteration:
         return
@@ -309,112 +280,3 @@ def _cancel(future: Any) -> None:
 
 async def _awaited(awaitable: Any) -> None:
     await awaitable
-
-
-def _no_coroutine(name: str, result: Any) -> Any:
-    if inspect.iscoroutine(result):
-        result.close()
-        raise TypeError(f"{name} returned a coroutine: declare it `async def` to have it awaited")
-    return result
-
-
-# -- pickling checks ---------------------------------------------------------------------------
-
-
-class _Discard:
-    def write(self, data: bytes) -> int:
-        return len(data)
-
-
-def _out_of_band(buffer: pickle.PickleBuffer) -> None:
-    """Returning a false value leaves large buffers (NumPy arrays) out: the check copies none."""
-
-
-def _check_picklable(obj: object, pickler: str) -> None:
-    cls: Callable[..., Any] = pickle.Pickler
-    if pickler == _CLOUDPICKLE:
-        try:
-            import cloudpickle
-
-            cls = cloudpickle.CloudPickler
-        except ImportError:  # pragma: no cover - loky and distributed both require it
-            pass
-    cls(_Discard(), protocol=5, buffer_callback=_out_of_band).dump(obj)
-
-
-# -- the worker side -------------------------------------------------------------------------------
-
-
-def _run_remote(
-    name: str, func: Callable[..., Any], args: Any, kwargs: Any, pickler: str
-) -> tuple[Any, Chunks]:
-    """Call ``func`` on a worker; return its result and what it printed."""
-    _capture_start()
-    try:
-        result = _no_coroutine(name, func(*args, **kwargs))
-    except BaseException as exc:
-        try:
-            setattr(exc, _OUTPUT_ATTR, _capture_stop())
-        except Exception:  # an exception type without __dict__: its output is lost
-            pass
-        raise
-    chunks = _capture_stop()
-    try:
-        _check_picklable(result, pickler)
-    except Exception as exc:
-        raise TypeError(
-            f"the result of {name} cannot be pickled to send it back from the worker ({exc}); "
-            f"return picklable data"
-        ) from None
-    return result, chunks
-
-
-class _Capture:
-    __slots__ = ("chunks", "size")
-
-    def __init__(self) -> None:
-        self.chunks: deque[tuple[str, str]] = deque()
-        self.size = 0
-
-
-_local = threading.local()
-_install_lock = threading.Lock()
-
-
-class _WorkerStream(RoutingStream):
-    """On ``sys.stdout``/``sys.stderr`` of a worker: a capturing thread's text is kept for its
-    task (Dask runs several tasks in threads of one process), the rest passes through."""
-
-    def route(self, text: str) -> bool:
-        capture: _Capture | None = getattr(_local, "capture", None)
-        if capture is None:
-            return False
-        capture.chunks.append((self.stream_name, text))
-        capture.size += len(text)
-        while capture.size > OUTPUT_LIMIT and len(capture.chunks) > 1:
-            capture.size -= len(capture.chunks.popleft()[1])
-        return True
-
-
-def _capture_start() -> None:
-    for name in ("stdout", "stderr"):
-        if not isinstance(getattr(sys, name), _WorkerStream):
-            with _install_lock:
-                current = getattr(sys, name)
-                if not isinstance(current, _WorkerStream):
-                    setattr(sys, name, _WorkerStream(name, current))
-    _local.capture = _Capture()
-
-
-def _capture_stop() -> Chunks:
-    """End this thread's capture; consecutive writes to one stream are joined."""
-    capture: _Capture | None = getattr(_local, "capture", None)
-    _local.capture = None
-    merged: list[tuple[str, list[str]]] = []
-    if capture is not None:
-        for stream, text in capture.chunks:
-            if merged and merged[-1][0] == stream:
-                merged[-1][1].append(text)
-            else:
-                merged.append((stream, [text]))
-    return [(stream, "".join(parts)) for stream, parts in merged]
