@@ -80,7 +80,6 @@ UNDOCUMENTED = {
     "backgrounder.Task.started_at",
     "backgrounder.Task.state",
     "backgrounder.Task.timeout",
-    "backgrounder.concurrency.is_async_callable",
     "backgrounder.concurrency.AsyncCallable.__call__",
     "backgrounder.concurrency.AsyncCallable.default_kwargs",
     "backgrounder.concurrency.AsyncCallable.run_in_threadpool",

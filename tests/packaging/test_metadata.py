@@ -35,6 +35,7 @@ IMPORTS = {
     "cloudpickle": "process",
     "distributed": "dask",
     "trio": "(only imported inside a running trio program, which brought it)",
+    "jupyter_core": "(optional: the journal's folder where Jupyter runs, a fallback elsewhere)",
 }
 DISTRIBUTION = {"IPython": "ipython", "nest_asyncio2": "nest-asyncio2"}
 SDIST_TOP = {
