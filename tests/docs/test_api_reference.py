@@ -167,6 +167,13 @@ def test_docstring_has_no_sphinx_role(obj: griffe.Object) -> None:
     assert not found, f"{obj.path}: {found} render literally; use `name` or [name][path]"
 
 
+@pytest.mark.parametrize("page", sorted((ROOT / "docs").glob("*.md")), ids=lambda p: p.name)
+def test_pages_have_no_sphinx_role(page: Path) -> None:
+    """Markdown shows a role as text too; pages link with [text](page.md) or autorefs."""
+    found = ROLE.findall(page.read_text(encoding="utf-8"))
+    assert not found, f"{page.name}: {found}"
+
+
 def test_the_known_gaps_are_public_objects() -> None:
     """A renamed or removed object must leave the lists, not linger as a stale entry."""
     assert set(PUBLIC) >= (UNDOCUMENTED | ROLES)
