@@ -461,8 +461,10 @@ class Task:
                 return True
             self._thread_alive = False
             run, self._body_run = self._body_run, None
-        if run is not None and run.on_release is not None:
-            run.on_release(self, run)
+        if run is not None:  # its run had ended (cancel, timeout): views may say so now
+            self._emit(EventKind.THREAD_ENDED)
+            if run.on_release is not None:
+                run.on_release(self, run)
         return True
 
     def _set_progress(self, done: float, total: float | None) -> None:

@@ -105,6 +105,8 @@ async def test_limit_counts_bodies_still_running_after_a_timeout_or_a_cancel(
         task_timeout=0.05 if how == "timeout" else None,
     )
     first_two = finished_events(group, limit)
+    thread_ended: list[object] = []
+    group.subscribe(lambda event: thread_ended.append(event.task), kinds="thread_ended")
     handle = group.start()
     if how == "cancel":
         assert await bodies.entered_async(limit)
@@ -123,6 +125,9 @@ async def test_limit_counts_bodies_still_running_after_a_timeout_or_a_cancel(
         await handle
     assert bodies.most == limit
     assert [t.state for t in group.tasks[limit:]] == [DONE] * (n - limit)
+    # the views heard when the stopped tasks' threads ended (before their slots were freed)
+    assert sorted(thread_ended, key=id) == sorted(stopped, key=id)
+    assert not any(t.thread_alive for t in stopped)
 
 
 @pytest.mark.anyio
