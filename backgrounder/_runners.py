@@ -12,6 +12,7 @@ of the awaiting coroutine when the last task finishes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import threading
@@ -445,7 +446,7 @@ class AnyioRunner(Runner):
 
     def cancel(self) -> None:
         super().cancel()
-        self._call_soon(self._wake_slot_waiter)  # nothing more will start: stop waiting
+        self._post(self._wake_slot_waiter)  # nothing more will start: stop waiting
 
     def _child_finished(self, task: Task, run: Run, body_running: bool) -> None:
         if body_running:
@@ -460,7 +461,7 @@ class AnyioRunner(Runner):
         if run.abandoned:
             self._reclaim(run)
         if self.limit is not None:  # run.slot is read on the loop: it is written there
-            self._call_soon(partial(self._free_slot, run))
+            self._post(partial(self._free_slot, run))
 
     def _free_slot(self, run: Run) -> None:
         if run.slot:
@@ -475,6 +476,20 @@ class AnyioRunner(Runner):
 
     def _call_soon(self, callback: Callable[[], object]) -> bool:
         return call_in_token(self._token, callback, thread=self._thread)
+
+    def _post(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the loop without waiting for it: a body may end after the run,
+        while the loop's thread blocks on that very thread (``pool.shutdown(wait=True)``)."""
+        if threading.get_ident() == self._thread:
+            callback()
+            return
+        # trio's TrioToken (this runner runs where no asyncio loop does); anyio has no "soon"
+        run_sync_soon = getattr(self._token.native_token, "run_sync_soon", None)
+        if run_sync_soon is None:
+            self._call_soon(callback)
+            return
+        with contextlib.suppress(RuntimeError):  # the run is over: nobody is left to tell
+            run_sync_soon(callback)
 
 
 def make_runner(tasks: Sequence[Task], group: Tasks | None = None, **options: Any) -> Runner:
