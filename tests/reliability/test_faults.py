@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 from collections import Counter
@@ -658,26 +660,47 @@ def test_a_group_whose_loop_was_closed_ends_cancelled() -> None:
 
 
 def test_result_and_exception_time_out_on_the_works_own_loop() -> None:
-    """A sync cell waiting for work started in an earlier cell: TimeoutError, never None."""
+    """A sync cell waiting for work started in an earlier cell: TimeoutError, never None.
 
-    async def main() -> None:
-        release = asyncio.Event()
+    In a child process: re-entering the loop applies nest-asyncio2, which patches asyncio.
+    """
+    script = textwrap.dedent(
+        """
+        import asyncio
+        from backgrounder import Task, TaskState
 
-        async def slow() -> str:
-            await release.wait()
-            return "finished"
+        async def main():
+            release = asyncio.Event()
 
-        handle = Task(slow).start()
-        with pytest.raises(TimeoutError, match=r"slow\(\) did not finish within 0\.05 s"):
-            handle.result(timeout=0.05)  # sync code on the loop that runs the work
-        with pytest.raises(TimeoutError, match="did not finish within"):
-            handle.exception(timeout=0.05)
-        assert not handle.done() and handle.state is TaskState.RUNNING  # the work goes on
-        release.set()
-        assert handle.result(timeout=10) == "finished"
-        assert handle.exception(timeout=10) is None
+            async def slow():
+                await release.wait()
+                return "finished"
 
-    asyncio.run(main())
+            handle = Task(slow).start()
+            for wait in (handle.result, handle.exception):
+                try:
+                    outcome = wait(timeout=0.05)  # sync code on the loop that runs the work
+                except TimeoutError as exc:
+                    print("TimeoutError:", exc)
+                else:
+                    print("returned", repr(outcome))
+            print(handle.done(), handle.state)  # the work goes on
+            release.set()
+            print(handle.result(timeout=10), handle.exception(timeout=10))
+
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "TimeoutError: main.<locals>.slow() did not finish within 0.05 s",
+        "TimeoutError: main.<locals>.slow() did not finish within 0.05 s",
+        "False running",
+        "finished None",
+    ]
 
 
 # -- a task running in one group, started in another (issue 13, item 9) -------------------------
