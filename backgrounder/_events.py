@@ -29,6 +29,7 @@ class EventKind(str, Enum):
     PROGRESS = "progress"
     OUTPUT = "output"
     FINISHED = "finished"
+    THREAD_ENDED = "thread_ended"  # a finished run's body returned at last: thread_alive False
 
     def __str__(self) -> str:
         return self.value

@@ -27,6 +27,7 @@ from ._hops import call_in_loop, call_in_token, running_loop
 from ._loop import at_exit, loop_thread
 from ._state import TaskState
 from ._task import Task
+from ._threads import worker_threads
 
 __all__ = ["Handle", "running_handles", "shutdown", "start"]
 
@@ -247,8 +248,11 @@ class Handle:
         if loop is not None and not loop.is_running() and not loop.is_closed():
             # a stopped loop (between run_until_complete calls): turn it ourselves
             self._turn(loop, timeout)
-        elif not self._done.wait(timeout):
-            raise TimeoutError(f"{self.work.name} did not finish within {timeout} s")
+        else:
+            # a sync task waiting for work it started (a nested group) must not hold a worker
+            # thread that this work needs meanwhile: it secedes (raising if none may be added)
+            with worker_threads.waiting(self.work.name):
+                self._done.wait(timeout)
         if not self._done.is_set():
             raise TimeoutError(f"{self.work.name} did not finish within {timeout} s")
 

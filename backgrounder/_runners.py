@@ -12,6 +12,7 @@ of the awaiting coroutine when the last task finishes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import threading
@@ -52,7 +53,9 @@ class Runner:
 
     The runner owns each task's ``Run`` record for the run (its canceller, its limit slot,
     its timeout); the task owns its state and ends the run itself, then calls back
-    ``_child_finished``, from whatever thread ended it.
+    ``_child_finished``, from whatever thread ended it, and ``_release`` once the run has
+    ended and its body stopped. A limit slot is freed only then: a sync body cancelled or
+    timed out still runs in its thread, and ``limit`` bounds the bodies running at once.
     """
 
     def __init__(
@@ -78,6 +81,20 @@ class Runner:
         self.timed_out = False
 
     async def run(self) -> None:
+        """Run the tasks to their ends (or until cancelled)."""
+        # A sync task running a group in its worker thread (asyncio.run(group()), nested
+        # groups) waits meanwhile: its thread must not hold a place that the group's own sync
+        # tasks need, or nested groups deadlock once every thread waits (Dask's secede).
+        seceded = worker_threads.in_worker()
+        if seceded:  # raises here, before any task is touched, if no thread may be added
+            worker_threads.secede(self.group.name if self.group is not None else "a task")
+        try:
+            await self._run()
+        finally:
+            if seceded:
+                worker_threads.rejoin()
+
+    async def _run(self) -> None:
         raise NotImplementedError
 
     def cancel(self) -> None:
@@ -104,13 +121,30 @@ class Runner:
         check_tasks(self.tasks)
         self._checked = True
 
-    def _prepare(self, on_finish: Callable[[Task, Run], None]) -> None:
+    def _prepare(
+        self,
+        on_finish: Callable[[Task, Run, bool], None],
+        on_release: Callable[[Task, Run], None],
+    ) -> None:
         if not self._checked:
             self.check()  # all or nothing: check before touching any task
         default = self.task_timeout
         for task in self.tasks:
             timeout = task.timeout if task.timeout is not None else default
-            task._prepare(self.group, Run(on_finish, timeout))
+            task._prepare(self.group, Run(on_finish, timeout, on_release))
+
+    def _note_abandoned(self, task: Task, run: Run, body_running: bool) -> None:
+        """A run ended while its body runs on in one of the library's threads: that thread
+        no longer counts against the pool, so it cannot starve new work (see _threads)."""
+        if body_running and task.executor is None and not task.on_loop:
+            run.abandoned = True
+            worker_threads.abandon()
+
+    @staticmethod
+    def _reclaim(run: Run) -> None:
+        if run.abandoned:
+            run.abandoned = False
+            worker_threads.reclaim()
 
     def _cancel_early(self) -> None:
         """Cancel the members cancelled while the group's start was pending (see Task.cancel)."""
@@ -143,10 +177,11 @@ class AsyncioRunner(Runner):
     """The asyncio fast path: an asyncio task per async callable, a job on the daemon worker
     threads per sync one, and one wake-up of the awaiting coroutine when the last ends.
 
-    Threads: ``run`` and the async tasks run on the loop's thread; ``_child_finished`` and
-    ``_fill`` also run on worker threads (a sync task ending starts the next one there).
-    ``_lock`` guards the queue of pending tasks and the counts (``_remaining``, ``_active``);
-    timers and the asyncio tasks are touched only on the loop's thread.
+    Threads: ``run`` and the async tasks run on the loop's thread; ``_child_finished``,
+    ``_release`` and ``_fill`` also run on worker threads (a sync body ending starts the next
+    one there). ``_lock`` guards the queue of pending tasks, the counts (``_remaining``,
+    ``_active``) and the slots; timers and the asyncio tasks are touched only on the loop's
+    thread.
     """
 
     def __init__(self, tasks: Sequence[Task], group: Tasks | None = None, **options: Any) -> None:
@@ -163,8 +198,8 @@ class AsyncioRunner(Runner):
         self._sync_timers: dict[Task, asyncio.TimerHandle] = {}
         self._runs: dict[Task, Run] = {}  # this run's records, for the slots and the timers
 
-    async def run(self) -> None:
-        self._prepare(self._child_finished)
+    async def _run(self) -> None:
+        self._prepare(self._child_finished, self._release)
         self._runs = {task: task._run for task in self.tasks if task._run is not None}
         self._pending.extend(self.tasks)
         self._remaining = len(self.tasks)
@@ -205,8 +240,9 @@ class AsyncioRunner(Runner):
                 run = self._runs.get(task)
                 if run is None or task.state is not TaskState.PENDING:
                     continue
-                run.slot = True
-                self._active += 1
+                if limit is not None:
+                    run.slot = True
+                    self._active += 1
             self._start(task, run)
 
     def _start(self, task: Task, run: Run) -> None:
@@ -281,22 +317,33 @@ class AsyncioRunner(Runner):
         if timer is not None:
             timer.cancel()
 
-    def _child_finished(self, task: Task, run: Run) -> None:
+    def _child_finished(self, task: Task, run: Run, body_running: bool) -> None:
+        if body_running:
+            self._note_abandoned(task, run, body_running)
         with self._lock:
             self._remaining -= 1
             last = self._remaining == 0
-            if run.slot:
-                run.slot = False
-                self._active -= 1
         if self._should_stop(task):
             self.cancel()
         if run.timeout is not None and not task.on_loop:
             self._call_soon(partial(self._disarm, task))
         if last:
             self._call_soon(self._wake)
-        elif self.limit is not None and self._pending:
+
+    def _release(self, task: Task, run: Run) -> None:
+        """The run ended and its body stopped: free its slot and start the next task."""
+        if run.abandoned:
+            self._reclaim(run)
+        if self.limit is None:
             # without a limit the first _fill() starts them all: worker threads helping it
             # only fight over the lock (sync time per task grew 2x from 1,000 to 100,000)
+            return
+        with self._lock:
+            if not run.slot:
+                return
+            run.slot = False
+            self._active -= 1
+        if self._pending:
             self._fill()
 
     def _wake(self) -> None:
@@ -309,16 +356,22 @@ class AsyncioRunner(Runner):
 
 
 class AnyioRunner(Runner):
-    """The same semantics on any anyio backend, through task groups and cancel scopes."""
+    """The same semantics on any anyio backend, through task groups and cancel scopes.
+
+    Everything runs on the event loop's thread but ``_child_finished`` and ``_release``,
+    which hand their part to it; the limit's slots (``_active``) are counted there.
+    """
 
     def __init__(self, tasks: Sequence[Task], group: Tasks | None = None, **options: Any) -> None:
         super().__init__(tasks, group, **options)
         self._token = anyio.lowlevel.current_token()
         self._thread = threading.get_ident()
         self._wakers: dict[int, anyio.Event] = {}
+        self._active = 0
+        self._slot_freed: anyio.Event | None = None
 
-    async def run(self) -> None:
-        self._prepare(self._child_finished)
+    async def _run(self) -> None:
+        self._prepare(self._child_finished, self._release)
         self._cancel_early()
         if self.timeout is None:
             await self._run_all()
@@ -337,29 +390,36 @@ class AnyioRunner(Runner):
         self._expire()
 
     async def _run_all(self) -> None:
-        if self.limit == 1:
-            for task in self.tasks:
-                await self._one(task, None)
-        else:
-            limiter = anyio.CapacityLimiter(self.limit) if self.limit else None
+        limit = self.limit
+        try:
             async with anyio.create_task_group() as tg:
                 for task in self.tasks:
-                    tg.start_soon(self._one, task, limiter)
+                    if limit is not None:
+                        while self._active >= limit and not self.cancelled:
+                            self._slot_freed = anyio.Event()
+                            await self._slot_freed.wait()
+                    if self.cancelled:
+                        break  # cancel() ended every task not started yet
+                    run = task._run
+                    if run is None or task.state is not TaskState.PENDING:
+                        continue
+                    if limit is not None:
+                        run.slot = True
+                        self._active += 1
+                    tg.start_soon(self._one, task, run)
+        finally:
+            if not all(task.state.finished for task in self.tasks):
+                self.cancel()  # the awaiting coroutine was cancelled: none may stay pending
 
-    async def _one(self, task: Task, limiter: anyio.CapacityLimiter | None) -> None:
+    async def _one(self, task: Task, run: Run) -> None:
         try:
-            if limiter is None:
-                await self._execute(task)
-            else:
-                async with limiter:
-                    await self._execute(task)
+            await self._execute(task, run)
         finally:
             if not task.state.finished:
                 task.cancel()
 
-    async def _execute(self, task: Task) -> None:
-        run = task._run
-        if run is None or task.state is not TaskState.PENDING or self.cancelled:
+    async def _execute(self, task: Task, run: Run) -> None:
+        if task.state is not TaskState.PENDING or self.cancelled:
             return
         cancel_exc = anyio.get_cancelled_exc_class()
         with anyio.CancelScope() as scope:
@@ -384,15 +444,52 @@ class AnyioRunner(Runner):
             finally:
                 self._wakers.pop(task.id, None)
 
-    def _child_finished(self, task: Task, run: Run) -> None:
+    def cancel(self) -> None:
+        super().cancel()
+        self._post(self._wake_slot_waiter)  # nothing more will start: stop waiting
+
+    def _child_finished(self, task: Task, run: Run, body_running: bool) -> None:
+        if body_running:
+            self._note_abandoned(task, run, body_running)
         if self._should_stop(task):
             self.cancel()
         waker = self._wakers.pop(task.id, None)
         if waker is not None:
             self._call_soon(waker.set)
 
+    def _release(self, task: Task, run: Run) -> None:
+        if run.abandoned:
+            self._reclaim(run)
+        if self.limit is not None:  # run.slot is read on the loop: it is written there
+            self._post(partial(self._free_slot, run))
+
+    def _free_slot(self, run: Run) -> None:
+        if run.slot:
+            run.slot = False
+            self._active -= 1
+            self._wake_slot_waiter()
+
+    def _wake_slot_waiter(self) -> None:
+        waiter = self._slot_freed
+        if waiter is not None:
+            waiter.set()
+
     def _call_soon(self, callback: Callable[[], object]) -> bool:
         return call_in_token(self._token, callback, thread=self._thread)
+
+    def _post(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the loop without waiting for it: a body may end after the run,
+        while the loop's thread blocks on that very thread (``pool.shutdown(wait=True)``)."""
+        if threading.get_ident() == self._thread:
+            callback()
+            return
+        # trio's TrioToken (this runner runs where no asyncio loop does); anyio has no "soon"
+        run_sync_soon = getattr(self._token.native_token, "run_sync_soon", None)
+        if run_sync_soon is None:
+            self._call_soon(callback)
+            return
+        with contextlib.suppress(RuntimeError):  # the run is over: nobody is left to tell
+            run_sync_soon(callback)
 
 
 def make_runner(tasks: Sequence[Task], group: Tasks | None = None, **options: Any) -> Runner:

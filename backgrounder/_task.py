@@ -58,19 +58,34 @@ class Run:
     """A runner's hold on a task for one run: written by the runner that owns the run.
 
     The task reads it to cancel the run (``canceller``), to tell a timeout from a cancel
-    (``deadline_passed``, ``timeout``) and to report its end (``on_finish``).
+    (``deadline_passed``, ``timeout``) and to report the run's end (``on_finish``, with
+    whether the body still runs: a thread cannot be stopped) and, once the run has ended
+    and its body stopped, the end of its hold (``on_release``: a ``limit`` slot is free).
     """
 
-    __slots__ = ("canceller", "deadline_passed", "on_finish", "slot", "timeout")
+    __slots__ = (
+        "abandoned",
+        "canceller",
+        "deadline_passed",
+        "on_finish",
+        "on_release",
+        "slot",
+        "timeout",
+    )
 
     def __init__(
-        self, on_finish: Callable[[Task, Run], None] | None, timeout: float | None
+        self,
+        on_finish: Callable[[Task, Run, bool], None] | None,
+        timeout: float | None,
+        on_release: Callable[[Task, Run], None] | None = None,
     ) -> None:
         self.on_finish = on_finish
+        self.on_release = on_release
         self.timeout = timeout
         self.canceller: Callable[[], object] | None = None  # stops the running body
         self.deadline_passed: Callable[[], bool] | None = None  # anyio path: past the timeout?
         self.slot = False  # counts against the runner's limit
+        self.abandoned = False  # the run ended while its body ran on in a library thread
 
 
 class Task:
@@ -83,6 +98,7 @@ class Task:
 
     __slots__ = (
         "__weakref__",
+        "_body_run",
         "_cancel_requested",
         "_exception",
         "_name",
@@ -126,6 +142,8 @@ class Task:
         self._output: OutputBuffer | None = None
         self._starting: Handle | None = None  # set by start() until the run begins
         self._run: Run | None = None  # the runner's hold while a run has it
+        self._body_run: Run | None = None  # a run that ended while its body still runs
+        self._thread_alive = False
         self._clear()
 
     @property
@@ -145,7 +163,6 @@ class Task:
         self._progress: tuple[float, float | None] | None = None
         self._cancel_requested = False
         self._timed_out = False
-        self._thread_alive = False
 
     def options(
         self,
@@ -248,7 +265,9 @@ class Task:
 
     @property
     def thread_alive(self) -> bool:
-        """True while a sync run's thread still executes, even after cancel or timeout."""
+        """True while a sync run's body still executes (in its thread or worker process),
+        even after cancel or timeout: with a finished ``state``, the run was cancelled or
+        timed out and its body is still running (it holds its ``limit`` slot meanwhile)."""
         return self._thread_alive
 
     @property
@@ -339,6 +358,11 @@ class Task:
     def _check_startable(self) -> None:
         if self._busy():
             raise RuntimeError(f"{self!r} is already running; wait for it before running it again")
+        if self._thread_alive:
+            raise RuntimeError(
+                f"{self!r} still runs in its thread (a thread cannot be stopped); "
+                f"wait until its thread_alive is False before running it again"
+            )
 
     def _prepare(self, group: Tasks | None, run: Run | None) -> None:
         """A run takes the task: clear the last run's record and queue it."""
@@ -381,9 +405,18 @@ class Task:
                 self._tb = _from_user_code(exc.__traceback__)
             self._state = state
             run, self._run = self._run, None
+            body_running = self._thread_alive
         self._emit(EventKind.FINISHED)
-        if run is not None and run.on_finish is not None:
-            run.on_finish(self, run)
+        if run is not None:
+            if run.on_finish is not None:
+                run.on_finish(self, run, body_running)
+            if body_running:
+                with _transition:
+                    if self._thread_alive:  # the body's end releases the run (after on_finish)
+                        self._body_run = run
+                        return True
+            if run.on_release is not None:
+                run.on_release(self, run)
         return True
 
     def _finish_cancelled(self) -> None:
@@ -414,9 +447,25 @@ class Task:
         if not self.on_loop:
             self._finish_cancelled()
 
-    def _set_thread_alive(self, alive: bool) -> None:
-        """A thread (or a worker process) runs the body now, or no longer."""
-        self._thread_alive = alive
+    def _set_thread_alive(self, alive: bool) -> bool:
+        """A thread (or a worker process) runs the body now, or no longer.
+
+        Starting: False if the run ended first (cancelled meanwhile): the body must not run.
+        Ending after its run ended: release the run (its ``limit`` slot) now.
+        """
+        with _transition:
+            if alive:
+                if self._state is not TaskState.RUNNING:
+                    return False
+                self._thread_alive = True
+                return True
+            self._thread_alive = False
+            run, self._body_run = self._body_run, None
+        if run is not None:  # its run had ended (cancel, timeout): views may say so now
+            self._emit(EventKind.THREAD_ENDED)
+            if run.on_release is not None:
+                run.on_release(self, run)
+        return True
 
     def _set_progress(self, done: float, total: float | None) -> None:
         self._progress = (done, total)
@@ -477,18 +526,19 @@ class Task:
 
     def _call_in_thread(self) -> None:
         """Call the sync body here (a worker thread) and end the run with its outcome."""
+        if not self._set_thread_alive(True):  # cancelled before its thread got to it
+            return
         _context.current.set(self)
-        self._thread_alive = True
         try:
             result = no_coroutine(self.name, self.func(*self.args, **self.kwargs))
         except BaseException as exc:
-            self._thread_alive = False  # before _finish, which wakes whoever waits
+            self._set_thread_alive(False)  # before _finish, which wakes whoever waits
             if self._cancel_requested:  # cancel() or a timeout is ending it: no outcome kept
                 self._finish_cancelled()
             else:
                 self._finish(TaskState.FAILED, exc=exc)
         else:
-            self._thread_alive = False
+            self._set_thread_alive(False)
             if self._cancel_requested:
                 self._finish_cancelled()
             else:
