@@ -11,9 +11,12 @@ from __future__ import annotations
 import io
 import sys
 import threading
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import _context
+
+if TYPE_CHECKING:
+    from ._task import Task
 
 __all__ = [
     "OUTPUT_LIMIT",
@@ -22,6 +25,7 @@ __all__ = [
     "capture_output",
     "install_streams",
     "release_output",
+    "write_as",
 ]
 
 OUTPUT_LIMIT = 100_000  # characters kept per task: the tail
@@ -39,8 +43,11 @@ class OutputBuffer:
         self._size = 0
         self._lock = threading.Lock()
 
-    def append(self, text: str) -> None:
+    def append(self, text: str, dropped: int = 0) -> None:
+        """Add ``text``; ``dropped`` characters printed before it were already cut elsewhere
+        (a worker process bounds its output the same way) and are counted as dropped."""
         with self._lock:
+            self.dropped += dropped
             self._chunks.append(text)
             self._size += len(text)
             if self._size > 2 * self.limit:
@@ -106,15 +113,22 @@ class TaskStream(RoutingStream):
 
     def route(self, text: str) -> bool:
         task = _context.current.get()
-        if task is None or getattr(_routing, "active", False):
+        if task is None or not _installs:
             return False
-        # a listener that prints while handling this task's OUTPUT event must not loop forever
-        _routing.active = True
-        try:
-            task._write_output(self.stream_name, text)
-        finally:
-            _routing.active = False
-        return True
+        return _deliver(task, self.stream_name, text)
+
+
+def _deliver(task: Task, stream: str, text: str, dropped: int = 0) -> bool:
+    """Append ``text`` to ``task``'s output; False if called back from that very append."""
+    if getattr(_routing, "active", False):
+        return False
+    # a listener that prints while handling this task's OUTPUT event must not loop forever
+    _routing.active = True
+    try:
+        task._write_output(stream, text, dropped)
+    finally:
+        _routing.active = False
+    return True
 
 
 _installs = 0  # capture_output() calls not yet released
@@ -149,3 +163,25 @@ def release_output() -> None:
             current = getattr(sys, name)
             if isinstance(current, TaskStream):
                 setattr(sys, name, current.original)
+
+
+def write_as(task: Task, chunks: list[tuple[str, str]], dropped: int = 0) -> None:
+    """Write text that ``task`` printed elsewhere (in a worker process) as the task.
+
+    With capture on, it goes to the task's ``output``, ``dropped`` (characters cut before it
+    on the worker) counted in ``output_dropped``. Else it goes to ``sys.stdout`` and
+    ``sys.stderr``, after a line saying how much was dropped: call it in the task's context,
+    so that it lands where the task's own prints would.
+    """
+    _context.current.set(task)
+    if _installs:
+        for stream, text in chunks:
+            _deliver(task, stream, text, dropped)
+            dropped = 0
+        if dropped:  # pragma: no cover - a worker keeps the tail of what it drops
+            _deliver(task, "stdout", "", dropped)
+        return
+    if dropped:
+        sys.stderr.write(f"[{dropped} earlier characters of output from {task.name} dropped]\n")
+    for stream, text in chunks:
+        getattr(sys, stream).write(text)

@@ -422,10 +422,11 @@ class Task:
         self._progress = (done, total)
         self._emit(EventKind.PROGRESS, self._progress)
 
-    def _write_output(self, stream: str, text: str) -> None:
+    def _write_output(self, stream: str, text: str, dropped: int = 0) -> None:
+        """Append printed text; ``dropped``: characters cut before it (in a worker process)."""
         if self._output is None:
             self._output = OutputBuffer()
-        self._output.append(text)
+        self._output.append(text, dropped)
         self._emit(EventKind.OUTPUT, (stream, text))
 
     def _emit(self, kind: EventKind, data: Any = None) -> None:

@@ -8,5 +8,6 @@ Sync tasks run in the library's worker threads unless given an executor, per tas
 from __future__ import annotations
 
 from ._pool import close_process_pool, process_pool
+from ._submit import RemoteError
 
-__all__ = ["close_process_pool", "process_pool"]
+__all__ = ["RemoteError", "close_process_pool", "process_pool"]

@@ -2,12 +2,19 @@
 
 Kept apart from the parent side (``_submit``): this module is what a worker unpickles and
 imports, so it needs nothing but the standard library and the output streams.
+
+What crosses back to the parent is plain data only (bytes, str, int, lists): the result and
+the exception travel pickled by the worker, as bytes, and are rebuilt by the parent. A value
+that pickles on the worker but cannot be rebuilt (an exception whose ``__init__`` takes two
+arguments, a result whose ``__reduce__`` fails) then fails its own task only: a process pool
+that met it while reading its result pipe would mark itself broken and fail every call.
 """
 
 from __future__ import annotations
 
 import pickle
 import threading
+import traceback
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -15,11 +22,66 @@ from typing import Any
 from .._output import OUTPUT_LIMIT, RoutingStream, install_streams
 from .._validate import no_coroutine
 
-__all__ = ["OUTPUT_ATTR", "CLOUDPICKLE", "PICKLE", "Chunks", "check_picklable", "run_remote"]
+__all__ = [
+    "CLOUDPICKLE",
+    "PICKLE",
+    "Chunks",
+    "Output",
+    "RemoteFailure",
+    "check_picklable",
+    "dumps",
+    "run_remote",
+    "shorten",
+    "type_name",
+]
 
 PICKLE, CLOUDPICKLE = "pickle", "cloudpickle"
-OUTPUT_ATTR = "_backgrounder_output"  # what a failed remote call printed, on its exception
 Chunks = list[tuple[str, str]]  # (stream name, text) in the order written
+Output = tuple[Chunks, int]  # what a call printed (the tail), and how many characters before it
+Outcome = tuple[bytes, str, Output]  # a call that returned: its result pickled, its type, output
+_SHOWN = 500  # characters of a message shown in one-line errors (and on the Dask dashboard)
+
+
+class RemoteFailure(Exception):
+    """Raised on the worker for a call that failed, in place of its exception.
+
+    Holds the exception pickled by the worker (``payload``; with ``by_state``, only its class,
+    args and attributes, as it would not unpickle; None if not even those pickle), its type,
+    message and traceback as text, and what the call printed: plain data, so the pool or Dask
+    always brings it back whole. The parent rebuilds the original exception from it.
+    """
+
+    def __init__(
+        self,
+        payload: bytes | None,
+        by_state: bool,
+        reason: str,
+        type_name: str,
+        message: str,
+        traceback: str,
+        output: Output,
+    ) -> None:
+        super().__init__(payload, by_state, reason, type_name, message, traceback, output)
+        self.payload = payload
+        self.by_state = by_state
+        self.reason = reason  # why the exception itself could not be sent
+        self.type_name = type_name
+        self.message = message
+        self.traceback = traceback
+        self.output = output
+
+    def __str__(self) -> str:
+        # Short: Dask rebuilds an exception whose text is over 10,000 characters with other
+        # arguments (distributed.core.truncate_exception), which this class would not accept.
+        return f"{self.type_name}: {shorten(self.message)}"
+
+    def __repr__(self) -> str:
+        return f"{self.type_name}({shorten(self.message)!r})"
+
+
+def shorten(text: str) -> str:
+    """``text`` cut to a length fit for a one-line error."""
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 class _Discard:
@@ -31,49 +93,132 @@ def _out_of_band(buffer: pickle.PickleBuffer) -> None:
     """Returning a false value leaves large buffers (NumPy arrays) out: the check copies none."""
 
 
-def check_picklable(obj: object, pickler: str) -> None:
-    """Raise what pickling ``obj`` would raise, without keeping the bytes."""
-    cls: Callable[..., Any] = pickle.Pickler
+def _pickler(pickler: str) -> Callable[..., Any]:
     if pickler == CLOUDPICKLE:
         try:
             import cloudpickle
 
-            cls = cloudpickle.CloudPickler
+            return cloudpickle.CloudPickler  # type: ignore[no-any-return]
         except ImportError:  # pragma: no cover - loky and distributed both require it
             pass
-    cls(_Discard(), protocol=5, buffer_callback=_out_of_band).dump(obj)
+    return pickle.Pickler
+
+
+def check_picklable(obj: object, pickler: str) -> None:
+    """Raise what pickling ``obj`` would raise, without keeping the bytes."""
+    _pickler(pickler)(_Discard(), protocol=5, buffer_callback=_out_of_band).dump(obj)
+
+
+def dumps(obj: object, pickler: str) -> bytes:
+    if pickler == CLOUDPICKLE:
+        try:
+            import cloudpickle
+
+            return cloudpickle.dumps(obj, protocol=5)  # type: ignore[no-any-return]
+        except ImportError:  # pragma: no cover - loky and distributed both require it
+            pass
+    return pickle.dumps(obj, protocol=5)
+
+
+def type_name(obj: object) -> str:
+    cls = type(obj)
+    module = getattr(cls, "__module__", None)
+    qualname = getattr(cls, "__qualname__", cls.__name__)
+    return qualname if module in (None, "builtins") else f"{module}.{qualname}"
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return f"<{type(exc).__name__} object (str() failed)>"
+
+
+def _failure(exc: BaseException, pickler: str, output: Output) -> RemoteFailure:
+    """Describe ``exc`` as plain data; its traceback text starts at the user's function."""
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_frame.f_code is run_remote.__code__:
+        tb = tb.tb_next
+    try:
+        text = "".join(traceback.format_exception(type(exc), exc, tb))
+    except Exception as error:  # pragma: no cover - format_exception guards str() itself
+        text = f"(traceback unavailable: {error!r})\n"
+    payload, reason, by_state = None, "", False
+    try:
+        payload = dumps(exc, pickler)
+        pickle.loads(payload)
+    except Exception as error:
+        # Pickles, but does not unpickle (an __init__ taking other arguments than it gives
+        # super().__init__), or does not pickle: send its class, args and attributes, to be
+        # rebuilt without calling __init__ (as tblib does for Dask).
+        reason = f"{type(error).__name__}: {_message(error)}"
+        try:
+            payload = dumps((type(exc), exc.args, getattr(exc, "__dict__", {})), pickler)
+            by_state = True
+        except Exception:
+            payload = None
+    return RemoteFailure(payload, by_state, reason, type_name(exc), _message(exc), text, output)
 
 
 def run_remote(
     name: str, func: Callable[..., Any], args: Any, kwargs: Any, pickler: str
-) -> tuple[Any, Chunks]:
-    """Call ``func`` on a worker; return its result and what it printed."""
+) -> Outcome:
+    """Call ``func`` on a worker: return its result pickled, its type name and its output,
+    or raise a :class:`RemoteFailure` describing its exception."""
     _capture_start()
+    error: BaseException | None = None
+    payload = b""
     try:
         result = no_coroutine(name, func(*args, **kwargs))
-    except BaseException as exc:
+    except BaseException as exc:  # KeyboardInterrupt, SystemExit too: a failure, as in threads
+        error = exc
+    else:
         try:
-            setattr(exc, OUTPUT_ATTR, _capture_stop())
-        except Exception:  # an exception type without __dict__: its output is lost
-            pass
-        raise
-    chunks = _capture_stop()
-    try:
-        check_picklable(result, pickler)
-    except Exception as exc:
-        raise TypeError(
-            f"the result of {name} cannot be pickled to send it back from the worker ({exc}); "
-            f"return picklable data"
-        ) from None
-    return result, chunks
+            payload = dumps(result, pickler)
+        except Exception as exc:
+            error = TypeError(
+                f"the result of {name} cannot be pickled to send it back from the worker "
+                f"({exc}); return picklable data"
+            )
+    output = _capture_stop()
+    if error is not None:
+        failure = _failure(error, pickler, output)
+        del error
+        # Raised outside the except block: no __context__ ties it to the original exception,
+        # which Dask would otherwise try to pickle along with it.
+        raise failure
+    return payload, type_name(result), output
 
 
 class _Capture:
-    __slots__ = ("chunks", "size")
+    """A call's output, bounded like a task's own (``OutputBuffer``): the last
+    ``OUTPUT_LIMIT`` characters, split by stream, and how many were dropped before them."""
+
+    __slots__ = ("chunks", "dropped", "size")
 
     def __init__(self) -> None:
         self.chunks: deque[tuple[str, str]] = deque()
         self.size = 0
+        self.dropped = 0
+
+    def add(self, stream: str, text: str) -> None:
+        self.chunks.append((stream, text))
+        self.size += len(text)
+        if self.size > 2 * OUTPUT_LIMIT:  # trimmed in batches: cheap per write
+            self.trim()
+
+    def trim(self) -> None:
+        excess = self.size - OUTPUT_LIMIT
+        while excess > 0:
+            stream, text = self.chunks[0]
+            cut = min(excess, len(text))
+            if cut == len(text):
+                self.chunks.popleft()
+            else:
+                self.chunks[0] = (stream, text[cut:])
+            self.size -= cut
+            self.dropped += cut
+            excess -= cut
 
 
 _local = threading.local()  # the capture of the task running in this worker thread
@@ -87,10 +232,7 @@ class _WorkerStream(RoutingStream):
         capture: _Capture | None = getattr(_local, "capture", None)
         if capture is None:
             return False
-        capture.chunks.append((self.stream_name, text))
-        capture.size += len(text)
-        while capture.size > OUTPUT_LIMIT and len(capture.chunks) > 1:
-            capture.size -= len(capture.chunks.popleft()[1])
+        capture.add(self.stream_name, text)
         return True
 
 
@@ -99,15 +241,17 @@ def _capture_start() -> None:
     _local.capture = _Capture()
 
 
-def _capture_stop() -> Chunks:
+def _capture_stop() -> Output:
     """End this thread's capture; consecutive writes to one stream are joined."""
     capture: _Capture | None = getattr(_local, "capture", None)
     _local.capture = None
     merged: list[tuple[str, list[str]]] = []
-    if capture is not None:
-        for stream, text in capture.chunks:
-            if merged and merged[-1][0] == stream:
-                merged[-1][1].append(text)
-            else:
-                merged.append((stream, [text]))
-    return [(stream, "".join(parts)) for stream, parts in merged]
+    if capture is None:
+        return [], 0
+    capture.trim()
+    for stream, text in capture.chunks:
+        if merged and merged[-1][0] == stream:
+            merged[-1][1].append(text)
+        else:
+            merged.append((stream, [text]))
+    return [(stream, "".join(parts)) for stream, parts in merged], capture.dropped
