@@ -8,10 +8,12 @@ AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test lint typecheck pytest docs docs-serve bench bench-smoke test-heavy browser clean
 
+# The package with every extra, and the dev tools from pyproject's dependency groups (not
+# published extras; `pip install --group` needs pip >= 25.1, hence the upgrade first).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[test,docs,lab]'
+	$(BIN)/python -m pip install --upgrade 'pip>=25.1'
+	$(BIN)/python -m pip install -e '.[notebook,process,dask]' --group dev
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (backgrounder)"
 	touch $(STAMP)
 
@@ -26,8 +28,8 @@ browser:
 	scripts/ensure-chromium
 
 lint: $(STAMP)
-	$(BIN)/ruff check backgrounder tests benchmarks
-	$(BIN)/ruff format --check backgrounder tests benchmarks
+	$(BIN)/ruff check backgrounder tests benchmarks scripts hatch_build.py docs/hooks
+	$(BIN)/ruff format --check backgrounder tests benchmarks scripts hatch_build.py docs/hooks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -4,10 +4,6 @@ The core (this package's top-level modules) depends on anyio alone; the notebook
 ``backgrounder.notebook`` is imported only by ``%load_ext backgrounder``.
 """
 
-from __future__ import annotations
-
-from typing import Any
-
 from ._context import cancelled, current_task, progress
 from ._decorator import background
 from ._errors import TaskCancelled
@@ -20,6 +16,7 @@ from ._task import Task
 from ._version import __version__
 
 __all__ = [
+    "__version__",
     "EventKind",
     "Handle",
     "Task",
@@ -27,7 +24,6 @@ __all__ = [
     "TaskEvent",
     "TaskState",
     "Tasks",
-    "__version__",
     "background",
     "cancelled",
     "capture_output",
@@ -42,15 +38,24 @@ __all__ = [
 ]
 
 
-def load_ipython_extension(ipython: Any) -> None:
+def load_ipython_extension(ipython: object) -> None:
     """``%load_ext backgrounder``: magics, live tables, per-task output."""
     from .notebook import load_ipython_extension as load
 
     load(ipython)
 
 
-def unload_ipython_extension(ipython: Any) -> None:
+def unload_ipython_extension(ipython: object) -> None:
     """``%unload_ext backgrounder``: remove the magics and displays; running work goes on."""
     from .notebook import unload_ipython_extension as unload
 
     unload(ipython)
+
+
+# Public names report the package as their home (``backgrounder.TaskCancelled`` in a
+# traceback, not ``backgrounder._errors.TaskCancelled``): users never import private modules.
+for _name in __all__:
+    _member = globals()[_name]
+    if getattr(_member, "__module__", "").startswith("backgrounder."):
+        _member.__module__ = "backgrounder"
+del _name, _member

@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
+from ._validate import check_progress
+
 if TYPE_CHECKING:
     from ._task import Task
 
@@ -29,7 +31,15 @@ def cancelled() -> bool:
 
 
 def progress(done: float, total: float | None = None) -> None:
-    """Report how far the running task is, e.g. ``progress(3, 10)``; ignored outside a task."""
+    """Report how far the running task is, e.g. ``progress(3, 10)``; ignored outside a task.
+
+    ``done`` is a finite number >= 0 and ``total`` a finite number > 0, or None; anything else
+    raises ``TypeError``/``ValueError`` here, naming the task, so no view is handed a value
+    it cannot show.
+    """
     task = current.get()
+    checked = check_progress(
+        done, total, "progress()" if task is None else f"progress() in {task.name}"
+    )
     if task is not None:
-        task._set_progress(done, total)
+        task._set_progress(*checked)

@@ -8,6 +8,7 @@ from typing import Any, ParamSpec, overload
 
 from ._handle import Handle
 from ._task import Task
+from ._validate import check_name, check_timeout
 
 __all__ = ["background"]
 
@@ -33,6 +34,11 @@ def background(
     Arguments are checked at the call, so a wrong call raises ``TypeError`` right there.
     Use bare (``@background``) or with options (``@background(timeout=60)``).
     """
+
+    if name is not None:
+        check_name(name)
+    if timeout is not None:
+        check_timeout(timeout)  # a bad option fails at the decoration, not at each call
 
     def decorate(fn: Callable[P, Any]) -> Callable[P, Handle]:
 

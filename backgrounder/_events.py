@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ._validate import safe_repr
+
 if TYPE_CHECKING:
     from ._group import Tasks
     from ._task import Task
@@ -69,7 +71,7 @@ class Listeners:
     ) -> Callable[[], None]:
         if not callable(listener):
             raise TypeError(f"subscribe() needs a callable, got {type(listener).__name__}")
-        wanted = _ALL_KINDS if kinds is None else frozenset(EventKind(kind) for kind in kinds)
+        wanted = _ALL_KINDS if kinds is None else _check_kinds(kinds)
         self._set((*self._items, (listener, wanted)))
 
         def unsubscribe() -> None:
@@ -93,6 +95,26 @@ class Listeners:
                     _log.exception(
                         "backgrounder: listener %r failed; its later errors are silenced", listener
                     )
+
+
+def _check_kinds(kinds: object) -> frozenset[EventKind]:
+    """The kinds a listener wants: one kind (``"started"``) or an iterable of kinds."""
+    if isinstance(kinds, str):  # an EventKind is a str too: one kind, not its letters
+        kinds = (kinds,)
+    try:
+        items = list(kinds)  # type: ignore[call-overload]
+    except TypeError:
+        items = [kinds]
+    wanted = []
+    for kind in items:
+        try:
+            wanted.append(EventKind(kind))
+        except ValueError:
+            names = ", ".join(k.value for k in EventKind)
+            raise ValueError(
+                f"subscribe() kinds are EventKind values ({names}), got {safe_repr(kind)}"
+            ) from None
+    return frozenset(wanted)
 
 
 global_listeners = Listeners()

@@ -12,10 +12,17 @@ from typing import TYPE_CHECKING, Any, ParamSpec
 
 from ._errors import BaseExceptionGroup, TaskCancelled
 from ._events import EventKind, Listener, Listeners, TaskEvent, global_listeners
-from ._runners import Runner, make_runner
+from ._runners import Runner, check_tasks, make_runner
 from ._state import TaskState
 from ._task import _WALL_OFFSET, Task
-from ._validate import check_executor, check_name, check_positive_int, check_timeout, safe_repr
+from ._validate import (
+    check_executor,
+    check_flag,
+    check_name,
+    check_positive_int,
+    check_timeout,
+    safe_repr,
+)
 from .executors._submit import apply_group_executor
 
 if TYPE_CHECKING:
@@ -71,9 +78,9 @@ class Tasks:
             check_executor(executor, name or "Tasks")
         self.executor = executor
         self.tasks: list[Task] = items
-        self.as_group = bool(as_group)
+        self.as_group = check_flag(as_group, "as_group")
         self.limit = limit
-        self.fail_fast = bool(fail_fast)
+        self.fail_fast = check_flag(fail_fast, "fail_fast")
         self.id = next(_ids)
         self.name = name or f"Tasks #{self.id}"
         self._listeners = Listeners()
@@ -167,7 +174,6 @@ class Tasks:
     async def __call__(self) -> list[Any]:
         """Run the tasks and return their results in order; see the class for failures."""
         self._check_idle("run")
-        apply_group_executor(self.tasks, self.executor)
         runner = make_runner(
             self.tasks,
             self,
@@ -178,6 +184,7 @@ class Tasks:
             stop_on_cancel=not self.as_group,
         )
         runner.check()  # a task twice, or busy in another run: raise before anything changes
+        apply_group_executor(self.tasks, self.executor)
         self._begin(runner)
         try:
             await runner.run()
@@ -211,7 +218,9 @@ class Tasks:
         return True
 
     def _check_startable(self) -> None:
+        """Raise unless a run could begin now: start() refuses at once, changing nothing."""
         self._check_idle("start")
+        check_tasks(self.tasks)
 
     def _set_starting(self, handle: Handle | None) -> None:
         """``start()`` scheduled a run (``handle``), or the run began (None)."""
@@ -266,14 +275,28 @@ class Tasks:
     def _failure(self, runner: Runner) -> BaseException | None:
         counts = self.counts()
         finished, total = counts[TaskState.DONE], len(self.tasks)
+        failed = [task for task in self.tasks if task._state is TaskState.FAILED]
+        errors = [task._exception for task in failed if task._exception is not None]
         if runner.timed_out:
-            return TimeoutError(
+            timeout = TimeoutError(
                 f"{self.name} timed out after {self.timeout} s, "
                 f"with {finished} of {total} tasks done"
+                + "".join(
+                    f", {counts[state]} {state.value}"
+                    for state in (TaskState.FAILED, TaskState.CANCELLED)
+                    if counts[state]
+                )
             )
-        if counts[TaskState.FAILED]:
-            failed = [task for task in self.tasks if task._state is TaskState.FAILED]
-            errors = [task._exception for task in failed if task._exception is not None]
+            if not errors:
+                return timeout
+            # the failures travel with the timeout: `except* ValueError` still sees them
+            both: BaseException = BaseExceptionGroup(
+                f"{len(errors)} of {total} tasks failed in {self.name}, "
+                f"and it timed out after {self.timeout} s",
+                [*errors, timeout],
+            )
+            return both
+        if errors:
             if not self.as_group:
                 first: BaseException = errors[0]
                 return first.with_traceback(failed[0]._tb)

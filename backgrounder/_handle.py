@@ -241,6 +241,8 @@ class Handle:
                 )
             if loop.is_running():
                 self._reenter(timeout)
+                if not self._done.is_set():  # the wait ended by its timeout, not the work
+                    raise TimeoutError(f"{self.work.name} did not finish within {timeout} s")
                 return
         if loop is not None and not loop.is_running() and not loop.is_closed():
             # a stopped loop (between run_until_complete calls): turn it ourselves
@@ -376,7 +378,10 @@ def shutdown(timeout: float = 0.0, grace: float = 2.0) -> None:
     """Give unfinished background work ``timeout`` seconds, then cancel it and let it unwind.
 
     Run at interpreter exit (and by the notebook extension at kernel shutdown) so that
-    ``finally`` blocks run. Never raises; never waits much more than ``timeout + 2 * grace``.
+    ``finally`` blocks run. Never raises. Waits at most ``timeout`` for the work, then
+    ``grace`` for the cancel to act, ``grace`` for coroutines that ignore it, ``grace`` for
+    cooperating sync tasks: ``timeout + 3 * grace`` in all, plus up to 1 s per busy loop
+    that cannot take the cancel request (see ``Handle.cancel``).
     """
     unfinished = running_handles()
     if not unfinished:

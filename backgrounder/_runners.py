@@ -32,7 +32,14 @@ from .executors._submit import submit_to_executor
 if TYPE_CHECKING:
     from ._group import Tasks
 
-__all__ = ["CANCEL_GRACE", "AnyioRunner", "AsyncioRunner", "Runner", "make_runner"]
+__all__ = [
+    "CANCEL_GRACE",
+    "AnyioRunner",
+    "AsyncioRunner",
+    "Runner",
+    "check_tasks",
+    "make_runner",
+]
 
 # How long a cancelled run waits for its async tasks to unwind (their `finally` blocks)
 # before it gives up on the ones that ignore cancellation.
@@ -82,17 +89,19 @@ class Runner:
             task.cancel()
 
     def _expire(self) -> None:
+        """The run's deadline is acted on: a timeout only if some task has not ended.
+
+        A loop blocked past the deadline (a blocking cell) acts on it late: sync tasks that
+        ended in their threads meanwhile ended in time, and keep their outcome.
+        """
+        if all(task.state.finished for task in self.tasks):
+            return
         self.timed_out = True
         self.cancel()
 
     def check(self) -> None:
         """Raise unless every task can run now: none twice, none held by another run."""
-        tasks = self.tasks
-        if len(tasks) > 1 and len(set(map(id, tasks))) != len(tasks):
-            twice = next(t for i, t in enumerate(tasks) if any(u is t for u in tasks[:i]))
-            raise ValueError(f"{twice!r} appears twice in one run; make a second Task instead")
-        for task in tasks:
-            task._check_startable()
+        check_tasks(self.tasks)
         self._checked = True
 
     def _prepare(self, on_finish: Callable[[Task, Run], None]) -> None:
@@ -119,6 +128,15 @@ class Runner:
             (state is TaskState.FAILED and self.fail_fast)
             or (state is TaskState.CANCELLED and self.stop_on_cancel)
         ) and not self.cancelled
+
+
+def check_tasks(tasks: Sequence[Task]) -> None:
+    """Raise unless every task can run now: none twice, none held by another run."""
+    if len(tasks) > 1 and len(set(map(id, tasks))) != len(tasks):
+        twice = next(t for i, t in enumerate(tasks) if any(u is t for u in tasks[:i]))
+        raise ValueError(f"{twice!r} appears twice in one run; make a second Task instead")
+    for task in tasks:
+        task._check_startable()
 
 
 class AsyncioRunner(Runner):
@@ -302,20 +320,31 @@ class AnyioRunner(Runner):
     async def run(self) -> None:
         self._prepare(self._child_finished)
         self._cancel_early()
-        with anyio.CancelScope() as outer:
-            if self.timeout is not None:
-                outer.deadline = anyio.current_time() + self.timeout
-            if self.limit == 1:
+        if self.timeout is None:
+            await self._run_all()
+            return
+        # A watcher, not a cancel scope's deadline: at the deadline, only what has not ended
+        # is cut short (a scope would also cancel the waits for tasks that ended in time).
+        async with anyio.create_task_group() as watching:
+            watching.start_soon(self._watch, anyio.current_time() + self.timeout)
+            try:
+                await self._run_all()
+            finally:
+                watching.cancel_scope.cancel()
+
+    async def _watch(self, deadline: float) -> None:
+        await anyio.sleep_until(deadline)
+        self._expire()
+
+    async def _run_all(self) -> None:
+        if self.limit == 1:
+            for task in self.tasks:
+                await self._one(task, None)
+        else:
+            limiter = anyio.CapacityLimiter(self.limit) if self.limit else None
+            async with anyio.create_task_group() as tg:
                 for task in self.tasks:
-                    await self._one(task, None)
-            else:
-                limiter = anyio.CapacityLimiter(self.limit) if self.limit else None
-                async with anyio.create_task_group() as tg:
-                    for task in self.tasks:
-                        tg.start_soon(self._one, task, limiter)
-        if outer.cancelled_caught:
-            self.timed_out = True
-            self.cancel()
+                    tg.start_soon(self._one, task, limiter)
 
     async def _one(self, task: Task, limiter: anyio.CapacityLimiter | None) -> None:
         try:

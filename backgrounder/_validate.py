@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
+import numbers
 import reprlib
+import threading
 import types
 import weakref
 from collections.abc import Callable
@@ -14,8 +17,10 @@ from typing import Any
 __all__ = [
     "callable_name",
     "check_executor",
+    "check_flag",
     "check_name",
     "check_positive_int",
+    "check_progress",
     "check_task",
     "check_timeout",
     "is_async_callable",
@@ -159,13 +164,67 @@ def check_positive_int(value: object, what: str) -> int:
 
 
 def check_timeout(timeout: object) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+    """A timeout in seconds: positive, and no longer than the stdlib's waits accept."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise ValueError(f"timeout must be a positive number of seconds, got {safe_repr(timeout)}")
+    # compared before any float(): float(10**400) raises OverflowError
+    if not 0 < timeout <= threading.TIMEOUT_MAX:
+        raise ValueError(
+            f"timeout must be a positive number of seconds up to {threading.TIMEOUT_MAX:.0f} "
+            f"(None for no timeout), got {safe_repr(timeout)}"
+        )
     return float(timeout)
 
 
+def check_flag(value: object, what: str) -> bool:
+    """``value`` as a bool; strings and other objects are refused (``"no"`` is truthy)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise TypeError(f"{what} must be True or False, got {type(value).__name__} {safe_repr(value)}")
+
+
+def check_progress(done: object, total: object, where: str) -> tuple[float, float | None]:
+    """``(done, total)`` as real, finite numbers (``total`` positive, or None), else raise
+    one line starting with ``where``.
+
+    A view divides and formats these: strings, None, NaN or numbers past float range would
+    break every rendering of the task. Integers stay integers; numpy scalars become Python's.
+    """
+    done_value = _progress_number(done, "done", where)
+    if done_value < 0:
+        raise ValueError(f"{where}: done must be >= 0, got {safe_repr(done)}")
+    if total is None:
+        return done_value, None
+    total_value = _progress_number(total, "total", where)
+    if total_value <= 0:
+        raise ValueError(f"{where}: total must be > 0 (or None), got {safe_repr(total)}")
+    return done_value, total_value
+
+
+def _progress_number(value: object, what: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{where}: {what} must be a number, got {type(value).__name__} {safe_repr(value)}"
+        )
+    try:
+        as_float = float(value)
+    except (OverflowError, ValueError, TypeError):
+        as_float = math.inf
+    if not math.isfinite(as_float):
+        raise ValueError(f"{where}: {what} must be a finite number, got {safe_repr(value)}")
+    return int(value) if isinstance(value, numbers.Integral) else as_float
+
+
 def check_executor(executor: object, owner: str) -> Executor:
-    """Raise unless ``executor`` can run work (it has a ``submit`` method)."""
+    """Raise unless ``executor`` can run work (an instance with a ``submit`` method)."""
+    if isinstance(executor, type):
+        name = executor.__name__
+        raise TypeError(
+            f"executor for {owner} must be an executor instance, got the class {name}: "
+            f"did you mean {name}()?"
+        )
     if not isinstance(executor, Executor) and not callable(getattr(executor, "submit", None)):
         raise TypeError(
             f"executor for {owner} must be a concurrent.futures.Executor or a Dask Client "

@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the sibling modules, however this file is started
 
 import executors  # noqa: E402
+import journal  # noqa: E402
 import kernel  # noqa: E402
 import overhead  # noqa: E402
 import report  # noqa: E402
@@ -36,6 +37,7 @@ BENCHMARKS: dict[str, Callable[[Config], list[Row]]] = {
     "scaling": scaling.run,
     "kernel": kernel.run,
     "executors": executors.run,
+    "journal": journal.run,
 }
 
 

@@ -12,6 +12,25 @@ __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
 _loaded: dict[int, Any] = {}  # id(shell) -> what load installed, for unload
 
+NO_WIDGETS = (
+    "backgrounder: tables are static here ({why}); for live tables, "
+    '`%pip install "backgrounder[notebook]"` and restart the kernel'
+)
+
+
+def _widgets_missing() -> str | None:
+    """Why live tables cannot be drawn here, or None. ipywidgets 7 (Colab's) lacks the styles
+    the table uses: importing it there failed at the first display."""
+    try:
+        import ipywidgets
+    except ImportError:
+        return "ipywidgets is not installed"
+    version = str(getattr(ipywidgets, "__version__", "0"))
+    major = version.split(".")[0]
+    if not major.isdigit() or int(major) < 8:
+        return f"ipywidgets {version} is installed, live tables need 8"
+    return None
+
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics, the displays of Task/Tasks/Handle and per-task output capture.
@@ -29,6 +48,10 @@ def load_ipython_extension(ipython: Any) -> None:
     from .magics import BackgroundMagics
 
     session = Session(ipython)
+    missing = _widgets_missing() if session.kernel is not None else None
+    if missing:
+        session.widgets = False
+        print(NO_WIDGETS.format(why=missing))
     history = History()
     history.start()
     session.install()

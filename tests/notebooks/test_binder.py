@@ -1,14 +1,18 @@
 """The notebooks run in an environment built from binder/ the way repo2docker builds it.
 
-A fresh venv (no system site-packages), ``pip install -r binder/requirements.txt`` from the
-repository root, ``binder/postBuild`` with the venv first on PATH, then every notebook in a
-kernel from that venv's own kernel spec. About a minute: the install is most of it.
+A fresh venv (no system site-packages) of the Python that ``binder/runtime.txt`` pins,
+``pip install -r binder/requirements.txt`` from the repository root, ``binder/postBuild``
+with the venv first on PATH, then every notebook in a kernel from that venv's own kernel
+spec. About a minute: the install is most of it. Where the machine has no interpreter of the
+pinned version, the tests skip and say so (under CI they fail instead).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,10 +24,32 @@ pytestmark = pytest.mark.kernel
 INSTALL_TIMEOUT = 600
 
 
+def runtime_version() -> str:
+    """The Python version Binder builds with, from binder/runtime.txt (``python-3.X``)."""
+    text = (ROOT / "binder" / "runtime.txt").read_text(encoding="utf-8").strip()
+    match = re.fullmatch(r"python-(3\.\d+)", text)
+    assert match, f"binder/runtime.txt should read python-3.X, not {text!r}"
+    return match[1]
+
+
+def runtime_python() -> str | None:
+    """An interpreter of the pinned version on this machine, or None."""
+    version = runtime_version()
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
+        return sys.executable
+    return shutil.which(f"python{version}")
+
+
 @pytest.fixture(scope="module")
 def binder_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    python = runtime_python()
+    if python is None:
+        gap = f"no python{runtime_version()} on this machine: Binder's Python is not tested here"
+        if os.environ.get("CI"):
+            pytest.fail(gap)
+        pytest.skip(gap)
     venv = tmp_path_factory.mktemp("binder") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([python, "-m", "venv", str(venv)], check=True)
     bin_dir = venv / "bin"
     env = {
         **os.environ,
@@ -48,6 +74,22 @@ def test_binder_files_are_what_repo2docker_reads() -> None:
     assert os.access(ROOT / "binder" / "postBuild", os.X_OK)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "urlpath=lab/tree/notebooks/quickstart.ipynb" in readme
+
+
+def test_binder_python_is_pinned_and_supported() -> None:
+    """repo2docker ignores requires-python and takes its own default unless runtime.txt says."""
+    version = tuple(int(part) for part in runtime_version().split("."))
+    assert version >= (3, 11), "ipykernel 7.4, which the notebooks are tested with, needs 3.11"
+
+
+def test_binder_venv_runs_the_pinned_python(binder_env: Path) -> None:
+    done = subprocess.run(
+        [str(binder_env / "bin" / "python"), "-c", "import sys; print(*sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == runtime_version().split(".")
 
 
 def test_kernel_and_package_come_from_the_binder_venv(binder_env: Path) -> None:

@@ -248,3 +248,114 @@ def test_unpicklable_work_sent_to_dask_fails_with_a_clear_message() -> None:
     ):
         check_pickling_failure(Task(give, threading.Lock()).options(executor=client), "to Client")
         assert asyncio.run(Task(give, 5).options(executor=client)()) == 5
+
+
+# -- options that overflow, classes for instances, strings for flags (issue 13, item 11) ------
+
+
+def test_more_bad_options_are_rejected_with_one_clear_line(
+    events: list[backgrounder.TaskEvent],
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    huge = 10**400
+    cases: list[tuple[Callable[[], Any], type[Exception], str]] = [
+        (lambda: Tasks(timeout=huge), ValueError, "timeout must be a positive number of seconds"),
+        (lambda: Tasks(task_timeout=huge), ValueError, "(None for no timeout), got 1000"),
+        (lambda: Task(two, 1, 2).options(timeout=huge), ValueError, "timeout must be"),
+        (lambda: Tasks(timeout=float("inf")), ValueError, "None for no timeout"),
+        (lambda: backgrounder.background(timeout=huge), ValueError, "timeout must be"),
+        (
+            lambda: Tasks(executor=ThreadPoolExecutor),
+            TypeError,
+            "got the class ThreadPoolExecutor: did you mean ThreadPoolExecutor()?",
+        ),
+        (lambda: Task(two, 1, 2).options(executor=ThreadPoolExecutor), TypeError, "the class"),
+        (lambda: Tasks(as_group="no"), TypeError, "as_group must be True or False, got str 'no'"),
+        (lambda: Tasks(fail_fast="yes"), TypeError, "fail_fast must be True or False"),
+        (lambda: Tasks(as_group=2), TypeError, "as_group must be True or False, got int 2"),
+        (lambda: backgrounder.subscribe(print, kinds=["strated"]), ValueError, "got 'strated'"),
+        (lambda: backgrounder.subscribe(print, kinds=[3]), ValueError, "kinds are EventKind"),
+    ]
+    for build, error, message in cases:
+        with pytest.raises(error) as info:
+            build()
+        text = str(info.value)
+        assert message in text, text
+        assert "\n" not in text and len(text) < 200, text
+    assert events == []
+
+
+def test_one_event_kind_may_be_named_alone() -> None:
+    seen: list[backgrounder.TaskEvent] = []
+    for kinds in ("started", backgrounder.EventKind.STARTED):
+        seen.clear()
+        group = Tasks([Task(two, 1, 2)])
+        unsubscribe = group.subscribe(seen.append, kinds=kinds)
+        asyncio.run(group())
+        unsubscribe()
+        assert [(e.kind, e.task) for e in seen] == [
+            ("started", group),
+            ("started", group.tasks[0]),
+        ]
+    assert Tasks(as_group=1).as_group is True and Tasks(fail_fast=0).fail_fast is False
+
+
+# -- progress() checks its values at the call (issue 13, item 10) -------------------------------
+
+BAD_PROGRESS: list[tuple[tuple[Any, ...], type[Exception], str]] = [
+    (("50%",), TypeError, "done must be a number, got str '50%'"),
+    ((3, "10"), TypeError, "total must be a number, got str '10'"),
+    ((None,), TypeError, "done must be a number, got NoneType None"),
+    ((10**400,), ValueError, "done must be a finite number"),
+    ((1, 10**400), ValueError, "total must be a finite number"),
+    ((float("nan"), 10), ValueError, "done must be a finite number"),
+    ((float("inf"),), ValueError, "done must be a finite number"),
+    ((-1, 10), ValueError, "done must be >= 0"),
+    ((1, 0), ValueError, "total must be > 0 (or None)"),
+    ((True, 10), TypeError, "done must be a number, got bool True"),
+    ((1, [10]), TypeError, "total must be a number, got list"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "message"), BAD_PROGRESS, ids=[repr(b[0])[:30] for b in BAD_PROGRESS]
+)
+def test_bad_progress_is_refused_at_the_call_naming_the_task(
+    args: tuple[Any, ...], error: type[Exception], message: str
+) -> None:
+    from backgrounder.notebook.render import group_html, group_text
+    from backgrounder.notebook.snapshot import GroupSource
+
+    def report() -> str:
+        backgrounder.progress(2, 4)
+        try:
+            backgrounder.progress(*args)
+        except (TypeError, ValueError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return "accepted"
+
+    group = Tasks([Task(report).options(name="reporter")])
+    [outcome] = asyncio.run(group())
+    assert outcome.startswith(error.__name__) and message in outcome, outcome
+    assert "progress() in reporter: " in outcome and "\n" not in outcome
+    assert group.tasks[0].progress == (2, 4)  # the bad value changed nothing
+    snap = GroupSource(group).snapshot()
+    assert "reporter" in group_text(snap) and "reporter" in group_html(snap)
+    with pytest.raises(error, match=r"^progress\(\): "):
+        backgrounder.progress(*args)  # outside a task: checked too, then ignored
+
+
+def test_good_progress_values_of_any_real_type_are_kept() -> None:
+    from fractions import Fraction
+
+    seen: list[Any] = []
+
+    def report() -> None:
+        for done, total in [(0, None), (1.5, 3), (Fraction(1, 2), 1), (10**300, 10**301)]:
+            backgrounder.progress(done, total)
+            seen.append(backgrounder.current_task().progress)  # type: ignore[union-attr]
+
+    asyncio.run(Task(report)())
+    assert seen == [(0, None), (1.5, 3), (0.5, 1), (10**300, 10**301)]
+    assert all(type(v) in (int, float) for pair in seen for v in pair if v is not None)

@@ -652,3 +652,133 @@ def test_a_group_whose_loop_was_closed_ends_cancelled() -> None:
     finally:
         handle._settle(None, TaskCancelled("test clean-up"))
         _abandoned.append(handle)
+
+
+# -- waiting from sync code on the work's own loop (issue 13, item 1) -------------------------
+
+
+def test_result_and_exception_time_out_on_the_works_own_loop() -> None:
+    """A sync cell waiting for work started in an earlier cell: TimeoutError, never None."""
+
+    async def main() -> None:
+        release = asyncio.Event()
+
+        async def slow() -> str:
+            await release.wait()
+            return "finished"
+
+        handle = Task(slow).start()
+        with pytest.raises(TimeoutError, match=r"slow\(\) did not finish within 0\.05 s"):
+            handle.result(timeout=0.05)  # sync code on the loop that runs the work
+        with pytest.raises(TimeoutError, match="did not finish within"):
+            handle.exception(timeout=0.05)
+        assert not handle.done() and handle.state is TaskState.RUNNING  # the work goes on
+        release.set()
+        assert handle.result(timeout=10) == "finished"
+        assert handle.exception(timeout=10) is None
+
+    asyncio.run(main())
+
+
+# -- a task running in one group, started in another (issue 13, item 9) -------------------------
+
+
+@pytest.mark.anyio
+async def test_starting_a_group_holding_a_busy_task_is_refused_at_once(anyio_backend: str) -> None:
+    release = anyio.Event()
+
+    async def wait() -> str:
+        await release.wait()
+        return "done"
+
+    first = Tasks([Task(wait), Task(quick, 1)], as_group=True, name="first")
+    shared = first.tasks[0]
+    seen: list[tuple[EventKind, object]] = []
+    first.subscribe(lambda event: seen.append((event.kind, event.task)))
+    handle = first.start()
+    while shared.state is not TaskState.RUNNING:
+        await anyio.sleep(0.001)
+    second = Tasks([Task(quick, 2), shared], as_group=True, name="second")
+    second_events: list[backgrounder.TaskEvent] = []
+    second.subscribe(second_events.append)
+    with pytest.raises(RuntimeError, match="is already running; wait for it"):
+        second.start()
+    with pytest.raises(RuntimeError, match="is already running"):
+        await second()
+    assert shared.group is first  # untouched
+    assert second.state is TaskState.PENDING and not second.running and second_events == []
+    assert second.tasks[0].state is TaskState.PENDING and second.tasks[0].group is None
+    release.set()
+    assert await handle == ["done", 1]
+    assert (EventKind.FINISHED, shared) in seen and seen[-1] == (EventKind.FINISHED, first)
+    assert first.counts()[DONE] == 2 and first.state is DONE
+    assert await second.start() == [2, "done"]  # once it is free, it runs
+    with pytest.raises(ValueError, match="appears twice in one run"):
+        Tasks([shared, shared]).start()
+
+
+# -- a group's timeout racing completion, and hiding failures (issue 13, items 3 and 4) ---------
+
+
+@pytest.mark.anyio
+async def test_work_that_ended_in_time_has_not_timed_out_when_the_loop_acts_late(
+    anyio_backend: str,
+) -> None:
+    """Every task ends in its thread well before the deadline, but the loop is blocked (a
+    blocking cell) until after it: the group is done, not timed out. Several rounds: trio
+    runs the woken tasks in a random order."""
+    n, timeout = 3, 0.1
+    for _ in range(4):
+        go, ended = threading.Event(), threading.Semaphore(0)
+
+        def work(i: int, go: threading.Event = go, ended: threading.Semaphore = ended) -> int:
+            go.wait(10)
+            ended.release()
+            return i
+
+        group = Tasks([Task(work, i) for i in range(n)], as_group=True, timeout=timeout)
+        handle = group.start()
+        while any(task.state is TaskState.PENDING for task in group):
+            await anyio.sleep(0)  # until every task is handed to its thread
+        begun = time.monotonic()
+        go.set()  # they end while the loop is blocked
+        for _ in range(n):
+            assert ended.acquire(timeout=10)
+        time.sleep(max(0.0, begun + 2 * timeout - time.monotonic()))  # a blocked loop
+        assert await handle == list(range(n))
+        assert group.state is DONE and group.exception is None
+        assert all(task.state is DONE for task in group)
+
+
+@pytest.mark.anyio
+async def test_a_group_timeout_keeps_the_failures_before_it(anyio_backend: str) -> None:
+    async def declined() -> None:
+        raise ValueError("card declined")
+
+    async def forever() -> None:
+        await anyio.sleep_forever()
+
+    group = Tasks(
+        [Task(declined), Task(forever), Task(quick, 3)], as_group=True, timeout=0.1, name="pay"
+    )
+    with pytest.raises(BaseExceptionGroup) as info:
+        await group()
+    error = info.value
+    assert str(error).startswith("1 of 3 tasks failed in pay, and it timed out after 0.1 s")
+    values, rest = error.split(ValueError)  # what `except* ValueError` sees (3.10 too)
+    timeouts, rest = rest.split(TimeoutError) if rest is not None else (None, None)
+    assert values is not None and timeouts is not None and rest is None
+    caught = [*values.exceptions, *timeouts.exceptions]
+    assert [type(e) for e in caught] == [ValueError, TimeoutError]
+    assert str(caught[0]) == "card declined"
+    assert (
+        str(caught[1]) == "pay timed out after 0.1 s, with 1 of 3 tasks done, 1 failed, 1 cancelled"
+    )
+    assert [t.state for t in group] == [FAILED, CANCELLED, DONE]
+    assert group.state is FAILED and group.exception is error
+
+    alone = Tasks([Task(forever), Task(quick, 1)], as_group=True, timeout=0.05, name="alone")
+    with pytest.raises(
+        TimeoutError, match=r"^alone timed out after 0\.05 s, with 1 of 2 tasks done, 1 cancelled$"
+    ):
+        await alone()
