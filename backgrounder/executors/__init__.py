@@ -11,3 +11,6 @@ from ._pool import close_process_pool, process_pool
 from ._submit import RemoteError
 
 __all__ = ["RemoteError", "close_process_pool", "process_pool"]
+
+# Public names report this package as their home, not the private module defining them.
+RemoteError.__module__ = __name__

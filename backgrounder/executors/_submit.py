@@ -197,9 +197,13 @@ class RemoteError(Exception):
             f"arguments to super().__init__(), or define __reduce__)"
         )
         self.task_name = task_name
+        """The name of the task that raised it."""
         self.type_name = type_name
+        """The original exception's type, with its module: ``"mylib.LockedError"``."""
         self.message = message
+        """The original exception's message (its ``str()``), whole."""
         self.traceback = traceback
+        """The worker's traceback of the original exception, as text."""
 
 
 class RemoteTraceback(Exception):
