@@ -456,7 +456,7 @@ class Task:
     async def _run_async(self, cancel_exc: type[BaseException]) -> None:
         if not self._begin():
             return
-        _context.current.set(self)
+        _context.enter(self)
         try:
             result = await self.func(*self.args, **self.kwargs)
         except cancel_exc:
@@ -478,7 +478,7 @@ class Task:
 
     def _call_in_thread(self) -> None:
         """Call the sync body here (a worker thread) and end the run with its outcome."""
-        _context.current.set(self)
+        _context.enter(self)
         self._thread_alive = True
         try:
             result = no_coroutine(self.name, self.func(*self.args, **self.kwargs))
