@@ -20,7 +20,7 @@ Chain = tuple["weakref.ref[Task]", ...]
 # (the first item names it), the tasks that started it, set by enter(); for a thread that a
 # task started (first item None), that task and those around it (see _output's thread hooks).
 # Weak, so that a long-lived thread started inside a task (a pool's worker) keeps no task.
-_enclosing: ContextVar[tuple[Task | None, Chain]] = ContextVar(
+enclosing: ContextVar[tuple[Task | None, Chain]] = ContextVar(
     "backgrounder_enclosing_tasks", default=(None, ())
 )
 
@@ -34,15 +34,15 @@ def enter(task: Task) -> None:
     chain = here()
     if chain and chain[0]() is task:  # the same task again (its output replayed)
         chain = chain[1:]
-    if chain or _enclosing.get()[0] is not None:
-        _enclosing.set((task, chain))
+    if chain or enclosing.get()[0] is not None:
+        enclosing.set((task, chain))
     current.set(task)
 
 
 def here() -> Chain:
     """The tasks the code running here belongs to, innermost first (weakly held)."""
     task = current.get()
-    owner, chain = _enclosing.get()
+    owner, chain = enclosing.get()
     if owner is not task:  # current was set without enter(): its chain is unknown
         chain = ()
     return chain if task is None else (weakref.ref(task), *chain)
@@ -51,7 +51,7 @@ def here() -> Chain:
 def adopt(chain: Chain) -> None:
     """Mark the code running in this context (a new thread's) as belonging to ``chain``."""
     current.set(None)
-    _enclosing.set((None, chain))
+    enclosing.set((None, chain))
 
 
 def current_task() -> Task | None:

@@ -24,6 +24,8 @@ from . import _context
 if TYPE_CHECKING:
     from ._task import Task
 
+_current, _enclosing = _context.current, _context.enclosing
+
 __all__ = [
     "OUTPUT_LIMIT",
     "OutputBuffer",
@@ -53,7 +55,8 @@ class OutputBuffer:
         """Add ``text``; ``dropped`` characters printed before it were already cut elsewhere
         (a worker process bounds its output the same way) and are counted as dropped."""
         with self._lock:
-            self.dropped += dropped
+            if dropped:
+                self.dropped += dropped
             self._chunks.append(text)
             self._size += len(text)
             if self._size > 2 * self.limit:
@@ -121,9 +124,16 @@ class TaskStream(RoutingStream):
     def route(self, text: str) -> bool:
         if not _installs:  # a stale reference after release_output(): pass through
             return False
-        task = _context.current.get()
-        if task is not None and _context._enclosing.get()[0] is not task:
-            return _deliver((task,), self.stream_name, text)  # the common case, made cheap
+        task = _current.get()
+        if task is not None and _enclosing.get()[0] is not task:  # the common case: cheap
+            if getattr(_routing, "active", False):
+                return False
+            _routing.active = True  # see _deliver
+            try:
+                task._write_output(self.stream_name, text)
+            finally:
+                _routing.active = False
+            return True
         targets = _targets()
         return bool(targets) and _deliver(targets, self.stream_name, text)
 
