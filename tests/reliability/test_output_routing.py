@@ -209,3 +209,54 @@ def test_nothing_is_patched_outside_capture() -> None:
     bg.release_output()
     assert threading.Thread.start is start and ThreadPoolExecutor.submit is submit
     assert sys.stderr is stderr
+
+
+KERNEL_SETUP = """
+import logging, threading
+logging.basicConfig(level=logging.INFO, format="%(message)s", force=True)  # before %load_ext
+log = logging.getLogger("routing-demo")
+%load_ext backgrounder
+import backgrounder
+from concurrent.futures import ThreadPoolExecutor
+
+go = threading.Event()
+
+def work():
+    def later():
+        go.wait(60)
+        print("thread line")
+    thread = threading.Thread(target=later)
+    thread.start()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(print, ["pool a", "pool b"]))
+    log.info("logged line")
+    thread.join()
+    return "ok"
+
+h = backgrounder.Task(work).start()
+"""
+
+
+@pytest.mark.kernel
+def test_in_a_kernel_a_tasks_threads_and_logging_stay_out_of_later_cells() -> None:
+    from .support import Kernel
+
+    kernel = Kernel()
+    try:
+        reply, first = kernel.execute(KERNEL_SETUP)
+        assert reply["content"]["status"] == "ok", first
+        # The task's thread prints while this later cell runs: without routing, its line
+        # would land here (a plain Thread falls back to the latest cell).
+        reply, later = kernel.execute("go.set()\nprint(h.result(60))")
+        assert reply["content"]["status"] == "ok", later
+        streams = "".join(m["content"]["text"] for m in later if m["msg_type"] == "stream")
+        assert streams == "ok\n"
+        output = kernel.value("h.work.output")
+        for line in ("thread line", "pool a", "pool b", "logged line"):
+            assert line in output, output
+        # text printed outside any task still reaches its cell, logging included
+        reply, plain = kernel.execute("print('plain')\nlog.info('plain log')")
+        streams = "".join(m["content"]["text"] for m in plain if m["msg_type"] == "stream")
+        assert sorted(streams.split()) == ["log", "plain", "plain"]  # two streams: any order
+    finally:
+        kernel.close()
