@@ -38,7 +38,12 @@ __all__ = [
 PICKLE, CLOUDPICKLE = "pickle", "cloudpickle"
 Chunks = list[tuple[str, str]]  # (stream name, text) in the order written
 Output = tuple[Chunks, int]  # what a call printed (the tail), and how many characters before it
-Outcome = tuple[bytes, str, Output]  # a call that returned: its result pickled, its type, output
+# A call that returned: whether its result is packed, the result (packed: pickled, as bytes,
+# with its large buffers apart), the buffers, its type's name and what it printed.
+Outcome = tuple[bool, Any, list[pickle.PickleBuffer], str, Output]
+# Results sent as they are: they always unpickle, and large ones are not copied twice (a
+# bytearray is pickled in-band even with protocol 5; NumPy arrays go out of band).
+_PLAIN = frozenset({bytes, bytearray, str, int, float, bool, complex, type(None)})
 _SHOWN = 500  # characters of a message shown in one-line errors (and on the Dask dashboard)
 
 
@@ -109,15 +114,17 @@ def check_picklable(obj: object, pickler: str) -> None:
     _pickler(pickler)(_Discard(), protocol=5, buffer_callback=_out_of_band).dump(obj)
 
 
-def dumps(obj: object, pickler: str) -> bytes:
+def dumps(obj: object, pickler: str, buffers: list[pickle.PickleBuffer] | None = None) -> bytes:
+    """``obj`` pickled; large buffers (NumPy arrays, bytearrays) go to ``buffers`` if given."""
+    callback = None if buffers is None else buffers.append
     if pickler == CLOUDPICKLE:
         try:
             import cloudpickle
 
-            return cloudpickle.dumps(obj, protocol=5)  # type: ignore[no-any-return]
+            return cloudpickle.dumps(obj, protocol=5, buffer_callback=callback)  # type: ignore[no-any-return]
         except ImportError:  # pragma: no cover - loky and distributed both require it
             pass
-    return pickle.dumps(obj, protocol=5)
+    return pickle.dumps(obj, protocol=5, buffer_callback=callback)
 
 
 def type_name(obj: object) -> str:
@@ -167,14 +174,19 @@ def run_remote(
     or raise a :class:`RemoteFailure` describing its exception."""
     _capture_start()
     error: BaseException | None = None
-    payload = b""
+    packed, value, buffers = False, None, list[pickle.PickleBuffer]()
     try:
-        result = no_coroutine(name, func(*args, **kwargs))
+        result = value = no_coroutine(name, func(*args, **kwargs))
     except BaseException as exc:  # KeyboardInterrupt, SystemExit too: a failure, as in threads
         error = exc
     else:
         try:
-            payload = dumps(result, pickler)
+            if type(result) not in _PLAIN:
+                # Large buffers travel apart, pickled by the pool or Dask as they would be
+                # in the result (no extra copy); the standard library's pool pickles with
+                # protocol 4, which cannot carry them: there they stay in the bytes.
+                value = dumps(result, pickler, buffers if pickler == CLOUDPICKLE else None)
+                packed = True
         except Exception as exc:
             error = TypeError(
                 f"the result of {name} cannot be pickled to send it back from the worker "
@@ -187,7 +199,7 @@ def run_remote(
         # Raised outside the except block: no __context__ ties it to the original exception,
         # which Dask would otherwise try to pickle along with it.
         raise failure
-    return payload, type_name(result), output
+    return packed, value, buffers, type_name(result), output
 
 
 class _Capture:

@@ -164,10 +164,11 @@ def _settle(
         # else the call never ended on the worker (the pool broke, the Dask worker died)
         task._finish(TaskState.FAILED, exc=exc)
         return
-    payload, result_type, output = value
+    packed, result, buffers, result_type, output = value
     _replay(task, context, output)
     try:
-        result = pickle.loads(payload)
+        if packed:
+            result = pickle.loads(result, buffers=buffers)
     except Exception as error:
         failed = TypeError(
             f"the result of {task.name} ({result_type}) was pickled on the worker but cannot "
