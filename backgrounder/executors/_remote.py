@@ -17,6 +17,8 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from .._output import OUTPUT_LIMIT, RoutingStream, install_streams
@@ -204,20 +206,30 @@ def run_remote(
 
 class _Capture:
     """A call's output, bounded like a task's own (``OutputBuffer``): the last
-    ``OUTPUT_LIMIT`` characters, split by stream, and how many were dropped before them."""
+    ``OUTPUT_LIMIT`` characters, split by stream, and how many were dropped before them.
 
-    __slots__ = ("chunks", "dropped", "size")
+    Threads the call starts write to it too; once the call has returned (``open`` False),
+    what they print passes through to the worker's own streams.
+    """
+
+    __slots__ = ("chunks", "dropped", "lock", "open", "size")
 
     def __init__(self) -> None:
         self.chunks: deque[tuple[str, str]] = deque()
         self.size = 0
         self.dropped = 0
+        self.open = True
+        self.lock = threading.Lock()
 
-    def add(self, stream: str, text: str) -> None:
-        self.chunks.append((stream, text))
-        self.size += len(text)
-        if self.size > 2 * OUTPUT_LIMIT:  # trimmed in batches: cheap per write
-            self.trim()
+    def add(self, stream: str, text: str) -> bool:
+        with self.lock:
+            if not self.open:
+                return False
+            self.chunks.append((stream, text))
+            self.size += len(text)
+            if self.size > 2 * OUTPUT_LIMIT:  # trimmed in batches: cheap per write
+                self.trim()
+            return True
 
     def trim(self) -> None:
         excess = self.size - OUTPUT_LIMIT
@@ -232,35 +244,103 @@ class _Capture:
             self.dropped += cut
             excess -= cut
 
+    def close(self) -> None:
+        with self.lock:
+            self.open = False
+            self.trim()
 
-_local = threading.local()  # the capture of the task running in this worker thread
+
+_local = threading.local()  # the capture of the call running in this worker thread
 
 
 class _WorkerStream(RoutingStream):
     """On ``sys.stdout``/``sys.stderr`` of a worker: a capturing thread's text is kept for its
-    task (Dask runs several tasks in threads of one process), the rest passes through."""
+    call (Dask runs several calls in threads of one process), the rest passes through."""
 
     def route(self, text: str) -> bool:
         capture: _Capture | None = getattr(_local, "capture", None)
-        if capture is None:
-            return False
-        capture.add(self.stream_name, text)
-        return True
+        return capture is not None and capture.add(self.stream_name, text)
+
+
+# Threads a call starts print as the call, as in the notebook (see ``_output``): while a call
+# runs in this process, Thread.start and ThreadPoolExecutor.submit carry its capture along.
+_running = 0  # calls capturing in this process
+_hooks: dict[str, Callable[..., Any]] = {}
+_hooks_lock = threading.Lock()
+
+
+def _start(self: threading.Thread) -> None:
+    capture = None if getattr(_local, "submitting", False) else getattr(_local, "capture", None)
+    if capture is not None:
+        run = self.run
+
+        def run_captured() -> None:
+            _local.capture = capture
+            try:
+                run()
+            finally:
+                _local.capture = None
+                self.__dict__.pop("run", None)
+
+        self.run = run_captured  # type: ignore[method-assign]
+    _hooks["start"](self)
+
+
+def _submit(self: Executor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    capture = getattr(_local, "capture", None)
+    if capture is not None:
+        fn = partial(_call_captured, capture, fn)
+    was = getattr(_local, "submitting", False)
+    _local.submitting = True  # the pool's own worker threads carry nothing
+    try:
+        return _hooks["submit"](self, fn, *args, **kwargs)
+    finally:
+        _local.submitting = was
+
+
+def _call_captured(capture: _Capture, fn: Callable[..., Any], /, *args: Any, **kw: Any) -> Any:
+    was = getattr(_local, "capture", None)
+    _local.capture = capture
+    try:
+        return fn(*args, **kw)
+    finally:
+        _local.capture = was
 
 
 def _capture_start() -> None:
+    global _running
     install_streams(_WorkerStream)
     _local.capture = _Capture()
+    with _hooks_lock:
+        _running += 1
+        if _running == 1:
+            _hooks["start"], _hooks["submit"] = threading.Thread.start, ThreadPoolExecutor.submit
+            threading.Thread.start = _start  # type: ignore[method-assign]
+            ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign]
+
+
+def _release_hooks() -> None:
+    global _running
+    with _hooks_lock:
+        _running -= 1
+        if _running:
+            return
+        if threading.Thread.start is _start:
+            threading.Thread.start = _hooks["start"]  # type: ignore[method-assign]
+        if ThreadPoolExecutor.submit is _submit:
+            ThreadPoolExecutor.submit = _hooks["submit"]  # type: ignore[method-assign]
+        _hooks.clear()
 
 
 def _capture_stop() -> Output:
     """End this thread's capture; consecutive writes to one stream are joined."""
     capture: _Capture | None = getattr(_local, "capture", None)
     _local.capture = None
+    _release_hooks()
     merged: list[tuple[str, list[str]]] = []
     if capture is None:
         return [], 0
-    capture.trim()
+    capture.close()
     for stream, text in capture.chunks:
         if merged and merged[-1][0] == stream:
             merged[-1][1].append(text)

@@ -118,3 +118,15 @@ def meet(here: str, there: str, timeout: float = 60.0) -> int:
             raise TimeoutError(f"{there} never appeared: the other call did not run meanwhile")
         time.sleep(0.01)
     return os.getpid()
+
+
+def fan_out(x: int) -> int:
+    """Print from a thread it starts and from a ThreadPoolExecutor's workers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    thread = threading.Thread(target=print, args=(f"thread of {x}",))
+    thread.start()
+    thread.join()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(print, [f"pool {x}.{i}" for i in range(2)]))
+    return x

@@ -15,6 +15,7 @@ from executor_work import (
     CardDeclined,
     declined,
     double,
+    fan_out,
     flood,
     flood_text,
     locked,
@@ -134,6 +135,16 @@ async def test_output_cut_on_a_worker_is_counted_as_on_threads(
     full = flood_text(lines)
     assert task.output == full[-OUTPUT_LIMIT:]
     assert task.output_dropped == len(full) - OUTPUT_LIMIT == 550_000
+
+
+@pytest.mark.parametrize("where", ["threads", *REMOTE])
+async def test_threads_a_call_starts_print_as_its_task(
+    executors: dict[str, Any], where: str
+) -> None:
+    task = bg.Task(fan_out, 5).options(executor=executor(executors, where))
+    with captured():
+        assert await task() == 5
+    assert sorted(task.output.splitlines()) == ["pool 5.0", "pool 5.1", "thread of 5"]
 
 
 async def test_without_capture_a_worker_says_what_it_dropped(
