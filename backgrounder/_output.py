@@ -254,10 +254,14 @@ def _all_handlers() -> list[logging.Handler]:
 def _reroute_handlers(routers: dict[int, TaskStream]) -> None:
     for handler in _all_handlers():
         if isinstance(handler, logging.StreamHandler):
-            router = routers.get(id(handler.stream))
-            if router is not None:
+            router = routers.get(id(getattr(handler, "stream", None)))
+            if router is None:
+                continue
+            try:
                 handler.setStream(router)
-                _handlers.append((weakref.ref(handler), router))
+            except Exception:  # a subclass whose stream cannot be set (a read-only property)
+                continue
+            _handlers.append((weakref.ref(handler), router))
 
 
 def _restore_handlers() -> None:

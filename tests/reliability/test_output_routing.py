@@ -260,3 +260,26 @@ def test_in_a_kernel_a_tasks_threads_and_logging_stay_out_of_later_cells() -> No
         assert sorted(streams.split()) == ["log", "plain", "plain"]  # two streams: any order
     finally:
         kernel.close()
+
+
+def test_a_handler_whose_stream_cannot_be_set_is_left_alone() -> None:
+    class Fixed(logging.StreamHandler):  # type: ignore[type-arg]
+        """A stream fixed at creation, behind a read-only property."""
+
+        def __init__(self) -> None:
+            logging.Handler.__init__(self)
+            self.fixed = sys.stderr
+
+        @property  # type: ignore[override]
+        def stream(self) -> object:
+            return self.fixed
+
+    logger = logging.getLogger("backgrounder.tests.fixed")
+    handler = Fixed()
+    logger.addHandler(handler)
+    try:
+        bg.capture_output()  # neither raises nor breaks the handler
+        bg.release_output()
+        assert handler.stream is handler.fixed is sys.stderr
+    finally:
+        logger.removeHandler(handler)
