@@ -175,11 +175,12 @@ def _deliver(targets: Sequence[Task], stream: str, text: str, dropped: int = 0) 
 # the new thread; ThreadPoolExecutor work carries its submitter's per call, not per worker
 # thread, and the pool's own workers carry nothing.
 
-_hooks: dict[str, Callable[..., Any]] = {}  # the originals replaced while capture is on
+# The originals replaced while capture is on; kept after, for a wrapper someone put on ours.
+_hooks: dict[str, Callable[..., Any]] = {}
 
 
 def _start(self: threading.Thread) -> None:
-    chain = () if getattr(_routing, "submitting", False) else _context.here()
+    chain = () if not _installs or getattr(_routing, "submitting", False) else _context.here()
     if chain:
         run = self.run
 
@@ -195,7 +196,7 @@ def _start(self: threading.Thread) -> None:
 
 
 def _submit(self: Executor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    chain = _context.here()
+    chain = _context.here() if _installs else ()
     if chain:
         fn = partial(_call_in, chain, fn)
     was = getattr(_routing, "submitting", False)
@@ -217,19 +218,21 @@ def _adopted(chain: _context.Chain, fn: Callable[..., Any], args: Any, kwargs: A
 
 
 def _install_hooks() -> None:
-    _hooks["start"] = threading.Thread.start
-    _hooks["submit"] = ThreadPoolExecutor.submit
-    threading.Thread.start = _start  # type: ignore[method-assign]
-    ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign]
+    if threading.Thread.start is not _start:
+        _hooks["start"] = threading.Thread.start
+        threading.Thread.start = _start  # type: ignore[method-assign]
+    if ThreadPoolExecutor.submit is not _submit:
+        _hooks["submit"] = ThreadPoolExecutor.submit
+        ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign]
 
 
 def _remove_hooks() -> None:
-    # Put an original back only if ours is still in place (someone may have wrapped ours).
+    # Put an original back only if ours is still in place: if someone wrapped ours, it stays
+    # in their chain, passing calls through now that capture is off.
     if threading.Thread.start is _start:
         threading.Thread.start = _hooks["start"]  # type: ignore[method-assign]
     if ThreadPoolExecutor.submit is _submit:
         ThreadPoolExecutor.submit = _hooks["submit"]  # type: ignore[method-assign]
-    _hooks.clear()
 
 
 # -- logging handlers made before capture ------------------------------------------------------

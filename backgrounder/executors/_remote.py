@@ -265,7 +265,7 @@ class _WorkerStream(RoutingStream):
 # Threads a call starts print as the call, as in the notebook (see ``_output``): while a call
 # runs in this process, Thread.start and ThreadPoolExecutor.submit carry its capture along.
 _running = 0  # calls capturing in this process
-_hooks: dict[str, Callable[..., Any]] = {}
+_hooks: dict[str, Callable[..., Any]] = {}  # the originals, kept (see _output)
 _hooks_lock = threading.Lock()
 
 
@@ -314,9 +314,12 @@ def _capture_start() -> None:
     with _hooks_lock:
         _running += 1
         if _running == 1:
-            _hooks["start"], _hooks["submit"] = threading.Thread.start, ThreadPoolExecutor.submit
-            threading.Thread.start = _start  # type: ignore[method-assign]
-            ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign]
+            if threading.Thread.start is not _start:
+                _hooks["start"] = threading.Thread.start
+                threading.Thread.start = _start  # type: ignore[method-assign]
+            if ThreadPoolExecutor.submit is not _submit:
+                _hooks["submit"] = ThreadPoolExecutor.submit
+                ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign]
 
 
 def _release_hooks() -> None:
@@ -329,7 +332,6 @@ def _release_hooks() -> None:
             threading.Thread.start = _hooks["start"]  # type: ignore[method-assign]
         if ThreadPoolExecutor.submit is _submit:
             ThreadPoolExecutor.submit = _hooks["submit"]  # type: ignore[method-assign]
-        _hooks.clear()
 
 
 def _capture_stop() -> Output:

@@ -283,3 +283,23 @@ def test_a_handler_whose_stream_cannot_be_set_is_left_alone() -> None:
         assert handler.stream is handler.fixed is sys.stderr
     finally:
         logger.removeHandler(handler)
+
+
+def test_a_hook_put_on_ours_keeps_working_after_release() -> None:
+    bg.capture_output()
+    ours = threading.Thread.start
+
+    def theirs(self: threading.Thread) -> None:  # e.g. a debugger's, put while capture is on
+        ours(self)
+
+    threading.Thread.start = theirs  # type: ignore[method-assign]
+    try:
+        bg.release_output()
+        assert threading.Thread.start is theirs  # theirs is left in place...
+        thread = threading.Thread(target=print, args=("still starts",))
+        thread.start()  # ...and ours, under it, passes the call through
+        thread.join()
+    finally:
+        threading.Thread.start = ours  # type: ignore[method-assign]
+        bg.capture_output()  # ours again on top of the original: put it back
+        bg.release_output()
