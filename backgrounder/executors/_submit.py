@@ -194,8 +194,7 @@ class RemoteError(Exception):
     def __init__(self, task_name: str, type_name: str, message: str, traceback: str, why: str):
         super().__init__(
             f"{task_name} raised {type_name}: {shorten(message)}; the exception {why}, so "
-            f"it is described here instead (make it picklable: pass all of __init__'s "
-            f"arguments to super().__init__(), or define __reduce__)"
+            f"it is described here instead (make it picklable to get it back as itself)"
         )
         self.task_name = task_name
         """The name of the task that raised it."""
@@ -221,22 +220,25 @@ class RemoteTraceback(Exception):
 def _rebuild_error(task_name: str, failure: RemoteFailure) -> BaseException:
     """The original exception of a failed remote call (or a RemoteError describing it), with
     the worker's traceback text chained as its cause."""
-    error: BaseException
-    try:
-        if failure.payload is None:
-            raise TypeError(f"it could not be pickled on the worker ({failure.reason})")
-        error = pickle.loads(failure.payload)
-        if failure.by_state:
-            error = _from_state(*error)  # type: ignore[misc]
-            _add_note(
-                error,
-                f"({task_name}: rebuilt from its args and attributes without calling __init__, "
-                f"as it pickles but does not unpickle: {failure.reason})",
-            )
-        if not isinstance(error, BaseException):
-            raise TypeError(f"it unpickled as {type(error).__name__}")
-    except Exception as problem:
-        why = f"cannot be rebuilt here ({type(problem).__name__}: {problem})"
+    error: BaseException | None = None
+    if failure.payload is None:
+        why = f"could not be pickled on the worker ({failure.reason})"
+    else:
+        try:
+            error = pickle.loads(failure.payload)
+            if failure.by_state:
+                error = _from_state(*error)  # type: ignore[misc]
+                _add_note(
+                    error,
+                    f"({task_name}: rebuilt from its args and attributes without calling "
+                    f"__init__, as it pickles but does not unpickle: {failure.reason})",
+                )
+            if not isinstance(error, BaseException):
+                raise TypeError(f"it unpickled as {type(error).__name__}")
+        except Exception as problem:
+            error = None
+            why = f"cannot be rebuilt here ({type(problem).__name__}: {problem})"
+    if error is None:
         error = RemoteError(task_name, failure.type_name, failure.message, failure.traceback, why)
     error.__cause__ = RemoteTraceback(failure.traceback)
     return error
