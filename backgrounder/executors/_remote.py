@@ -170,10 +170,19 @@ def _failure(exc: BaseException, pickler: str, output: Output) -> RemoteFailure:
 
 
 def run_remote(
-    name: str, func: Callable[..., Any], args: Any, kwargs: Any, pickler: str
+    name: str,
+    func: Callable[..., Any],
+    args: Any,
+    kwargs: Any,
+    pickler: str,
+    out_of_band: bool = False,
 ) -> Outcome:
     """Call ``func`` on a worker: return its result pickled, its type name and its output,
-    or raise a :class:`RemoteFailure` describing its exception."""
+    or raise a :class:`RemoteFailure` describing its exception.
+
+    ``out_of_band``: the pool sends ``pickle.PickleBuffer`` objects (loky does, with protocol
+    5); the standard library's pool (protocol 4) and Dask's serialization refuse them.
+    """
     _capture_start()
     error: BaseException | None = None
     packed, value, buffers = False, None, list[pickle.PickleBuffer]()
@@ -184,10 +193,9 @@ def run_remote(
     else:
         try:
             if type(result) not in _PLAIN:
-                # Large buffers travel apart, pickled by the pool or Dask as they would be
-                # in the result (no extra copy); the standard library's pool pickles with
-                # protocol 4, which cannot carry them: there they stay in the bytes.
-                value = dumps(result, pickler, buffers if pickler == CLOUDPICKLE else None)
+                # Large buffers (NumPy's) travel apart where the pool can carry them, as
+                # they would have inside the result: no extra copy.
+                value = dumps(result, pickler, buffers if out_of_band else None)
                 packed = True
         except Exception as exc:
             error = TypeError(

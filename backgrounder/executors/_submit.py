@@ -110,7 +110,8 @@ def _submit(task: Task, executor: Any, kind: str, context: contextvars.Context) 
             f"cannot send {task.name} to {type(executor).__name__}: its function or arguments "
             f"cannot be pickled ({exc}); pass picklable arguments, or run it in threads"
         ) from exc
-    call = (task.name, func, args, kwargs, pickler)
+    loky = "loky" in (type(executor).__module__ or "")
+    call = (task.name, func, args, kwargs, pickler, loky)
     if kind == _DASK:
         # A fresh key per run: Dask's default (pure=True) would reuse the result of an earlier
         # call with equal arguments, and the key names the function on the dashboard.

@@ -130,3 +130,22 @@ def fan_out(x: int) -> int:
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(print, [f"pool {x}.{i}" for i in range(2)]))
     return x
+
+
+class Frame(bytearray):
+    """Pickles its data out of band with protocol 5, as NumPy arrays do (no NumPy needed)."""
+
+    def __reduce_ex__(self, protocol: int):  # type: ignore[no-untyped-def]
+        if protocol >= 5:
+            import pickle
+
+            return type(self)._rebuild, (pickle.PickleBuffer(self),), None
+        return type(self)._rebuild, (bytes(self),), None
+
+    @classmethod
+    def _rebuild(cls, data: object) -> Frame:
+        return cls(memoryview(data))  # type: ignore[arg-type]
+
+
+def frame(n: int) -> Frame:
+    return Frame(b"ab" * n)

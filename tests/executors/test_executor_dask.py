@@ -35,7 +35,7 @@ def client() -> Iterator[Any]:
         n_workers=2,
         threads_per_worker=1,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",  # another cluster may hold 8787
     )
     with cluster, distributed.Client(cluster) as client:
         yield client

@@ -13,11 +13,13 @@ from typing import Any
 import pytest
 from executor_work import (
     CardDeclined,
+    Frame,
     declined,
     double,
     fan_out,
     flood,
     flood_text,
+    frame,
     locked,
     unloadable,
 )
@@ -53,7 +55,7 @@ def executors() -> Iterator[dict[str, Any]]:
             n_workers=2,
             threads_per_worker=1,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # another cluster may hold 8787
         )
         with cluster, distributed.Client(cluster) as client:
             found["dask"] = client
@@ -122,6 +124,16 @@ async def test_a_value_that_cannot_be_rebuilt_fails_its_own_task_only(
         assert pool.submit(double, 4).result(timeout=60) == 8  # type: ignore[union-attr]
     if where == "process pool":
         assert process_pool() is pool
+
+
+@pytest.mark.parametrize("where", REMOTE)
+async def test_results_with_out_of_band_buffers_come_back_whole(
+    executors: dict[str, Any], where: str
+) -> None:
+    # NumPy arrays and pandas frames pickle their data out of band (protocol 5).
+    task = bg.Task(frame, 1_000_000).options(executor=executor(executors, where))
+    result = await task()
+    assert type(result) is Frame and result == b"ab" * 1_000_000
 
 
 @pytest.mark.parametrize("where", ["threads", *REMOTE])
