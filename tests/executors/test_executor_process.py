@@ -110,17 +110,20 @@ async def test_timeout(pool: Executor) -> None:
 
 async def test_cancel_queued_and_running_calls(pool: Executor, tmp_path: Path) -> None:
     markers = [tmp_path / f"started-{i}" for i in range(8)]
-    group = bg.Tasks([bg.Task(nap, 1.0, str(m)) for m in markers], True, executor=pool)
+    gate = tmp_path / "gate"  # the running calls wait for it: no timing assumed
+    group = bg.Tasks([bg.Task(meet, str(m), str(gate)) for m in markers], True, executor=pool)
     handle = group.start()
     await wait_for(lambda: sum(m.exists() for m in markers) >= 2)
     group.cancel()
     with pytest.raises(bg.TaskCancelled):
         await handle
     assert {t.state for t in group} == {bg.TaskState.CANCELLED}
-    # The two running calls go on in their processes (a process pool cannot stop a call)...
-    assert sum(t.thread_alive for t in group) >= 1
+    # The running calls go on in their processes (a process pool cannot stop a call, nor one
+    # it has already handed to a worker's queue)...
+    assert sum(t.thread_alive for t in group) >= 2
+    gate.touch()
     await wait_for(lambda: not any(t.thread_alive for t in group))
-    # ...while those still queued in the pool never start.
+    # ...while those still queued in the pool never start (without cancel all 8 would run).
     assert sum(m.exists() for m in markers) < 8
 
 
