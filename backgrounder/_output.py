@@ -3,7 +3,9 @@ to that task, and everything else to the original stream untouched.
 
 Off by default; the notebook extension turns it on. ``with output_widget:`` cannot tell two
 tasks of one cell apart, and a thread's prints land in whichever cell runs now; the
-ContextVar that says which task runs here can (see docs/how-it-works.md).
+ContextVar that says which task runs here can (see docs/how-it-works.md). While it is on,
+threads a task starts and logging handlers made before it are routed too (see below); what
+it patches for that is put back when it is turned off.
 """
 
 from __future__ import annotations

@@ -3,11 +3,12 @@
 Kept apart from the parent side (``_submit``): this module is what a worker unpickles and
 imports, so it needs nothing but the standard library and the output streams.
 
-What crosses back to the parent is plain data only (bytes, str, int, lists): the result and
-the exception travel pickled by the worker, as bytes, and are rebuilt by the parent. A value
-that pickles on the worker but cannot be rebuilt (an exception whose ``__init__`` takes two
-arguments, a result whose ``__reduce__`` fails) then fails its own task only: a process pool
-that met it while reading its result pipe would mark itself broken and fail every call.
+What crosses back to the parent is plain data only (bytes, str, numbers, lists): the result
+(unless it is itself plain) and the exception travel pickled by the worker, as bytes, and are
+rebuilt by the parent. A value that pickles on the worker but cannot be rebuilt (an exception
+whose ``__init__`` takes two arguments, a result whose ``__reduce__`` fails) then fails its
+own task only: a process pool that met it while reading its result pipe would mark itself
+broken and fail every call.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def check_picklable(obj: object, pickler: str) -> None:
 
 
 def dumps(obj: object, pickler: str, buffers: list[pickle.PickleBuffer] | None = None) -> bytes:
-    """``obj`` pickled; large buffers (NumPy arrays, bytearrays) go to ``buffers`` if given."""
+    """``obj`` pickled; large buffers (NumPy arrays') go to ``buffers`` if given."""
     callback = None if buffers is None else buffers.append
     if pickler == CLOUDPICKLE:
         try:
