@@ -205,6 +205,12 @@ class RemoteError(Exception):
         """The original exception's message (its ``str()``), whole."""
         self.traceback = traceback
         """The worker's traceback of the original exception, as text."""
+        self._why = why
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable itself (a journal, another process), unlike what it describes.
+        args = (self.task_name, self.type_name, self.message, self.traceback, self._why)
+        return type(self), args, self.__dict__
 
 
 class RemoteTraceback(Exception):

@@ -4,6 +4,7 @@ rebuilt here fails its own task only; output cut on the worker is counted, as on
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import sys
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -118,6 +119,8 @@ async def test_a_value_that_cannot_be_rebuilt_fails_its_own_task_only(
     assert "in locked" in lock.exception.traceback
     assert lock.traceback is not None and 'raise LockedError(f"stuck on {x}")' in lock.traceback
     assert lock.output == "locking 9\n"
+    copy = pickle.loads(pickle.dumps(lock.exception))  # the description itself travels
+    assert str(copy) == str(lock.exception) and copy.traceback == lock.exception.traceback
     # The pool the user holds still works, for the library and directly.
     assert await bg.Task(double, 21).options(executor=pool)() == 42
     if where != "dask":
