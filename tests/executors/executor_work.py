@@ -149,3 +149,16 @@ class Frame(bytearray):
 
 def frame(n: int) -> Frame:
     return Frame(b"ab" * n)
+
+
+def from_elsewhere(directory: str, module: str, fail: bool) -> object:
+    """Raise, or return, an instance of a class importable on the worker only."""
+    import importlib
+
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    found = importlib.import_module(module)
+    print(f"elsewhere {fail}")
+    if fail:
+        raise found.Elsewhere("from afar")
+    return found.Elsewhere("a result")

@@ -6,9 +6,11 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import sys
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from executor_work import (
     flood,
     flood_text,
     frame,
+    from_elsewhere,
     locked,
     unloadable,
 )
@@ -127,6 +130,31 @@ async def test_a_value_that_cannot_be_rebuilt_fails_its_own_task_only(
         assert pool.submit(double, 4).result(timeout=60) == 8  # type: ignore[union-attr]
     if where == "process pool":
         assert process_pool() is pool
+
+
+@pytest.mark.parametrize("where", REMOTE)
+async def test_a_class_found_on_the_worker_only_fails_its_task_only(
+    executors: dict[str, Any], where: str, tmp_path: Path
+) -> None:
+    # Common with a cluster: a module installed on the workers, not in the notebook.
+    module = f"only_on_workers_{uuid.uuid4().hex}"
+    (tmp_path / f"{module}.py").write_text("class Elsewhere(Exception):\n    pass\n")
+    pool = executor(executors, where)
+    raised = bg.Task(from_elsewhere, str(tmp_path), module, True)
+    returned = bg.Task(from_elsewhere, str(tmp_path), module, False)
+    group = bg.Tasks([raised, returned, bg.Task(double, 1)], as_group=True, executor=pool)
+    with captured(), pytest.raises(ExceptionGroup):
+        await group()
+    assert isinstance(raised.exception, RemoteError)
+    assert raised.exception.type_name == f"{module}.Elsewhere"
+    assert raised.exception.message == "from afar"
+    assert "No module named" in str(raised.exception)
+    assert raised.output == "elsewhere True\n"
+    assert isinstance(returned.exception, TypeError)
+    assert f"({module}.Elsewhere) was pickled on the worker" in str(returned.exception)
+    assert returned.output == "elsewhere False\n"
+    assert group.tasks[2].result == 2
+    assert await bg.Task(double, 5).options(executor=pool)() == 10
 
 
 @pytest.mark.parametrize("where", REMOTE)
