@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
@@ -10,9 +11,47 @@ from ._validate import check_progress
 if TYPE_CHECKING:
     from ._task import Task
 
-__all__ = ["cancelled", "current_task", "progress"]
+__all__ = ["adopt", "cancelled", "current_task", "enter", "here", "progress"]
 
 current: ContextVar[Task | None] = ContextVar("backgrounder_current_task", default=None)
+
+Chain = tuple["weakref.ref[Task]", ...]
+# The tasks around the code running here, innermost first, held weakly: for a task's own code
+# (the first item names it), the tasks that started it, set by enter(); for a thread that a
+# task started (first item None), that task and those around it (see _output's thread hooks).
+# Weak, so that a long-lived thread started inside a task (a pool's worker) keeps no task.
+enclosing: ContextVar[tuple[Task | None, Chain]] = ContextVar(
+    "backgrounder_enclosing_tasks", default=(None, ())
+)
+
+
+def enter(task: Task) -> None:
+    """Mark the code running in this context from now on as ``task``'s (its run begins).
+
+    The task that was current here, if any, started it: it is remembered, with the tasks
+    around it, so that what ``task`` prints can be shown in theirs too.
+    """
+    chain = here()
+    if chain and chain[0]() is task:  # the same task again (its output replayed)
+        chain = chain[1:]
+    if chain or enclosing.get()[0] is not None:
+        enclosing.set((task, chain))
+    current.set(task)
+
+
+def here() -> Chain:
+    """The tasks the code running here belongs to, innermost first (weakly held)."""
+    task = current.get()
+    owner, chain = enclosing.get()
+    if owner is not task:  # current was set without enter(): its chain is unknown
+        chain = ()
+    return chain if task is None else (weakref.ref(task), *chain)
+
+
+def adopt(chain: Chain) -> None:
+    """Mark the code running in this context (a new thread's) as belonging to ``chain``."""
+    current.set(None)
+    enclosing.set((None, chain))
 
 
 def current_task() -> Task | None:

@@ -3,17 +3,30 @@ to that task, and everything else to the original stream untouched.
 
 Off by default; the notebook extension turns it on. ``with output_widget:`` cannot tell two
 tasks of one cell apart, and a thread's prints land in whichever cell runs now; the
-ContextVar that says which task runs here can (see docs/how-it-works.md).
+ContextVar that says which task runs here can (see docs/how-it-works.md). While it is on,
+threads a task starts and logging handlers made before it are routed too (see below); what
+it patches for that is put back when it is turned off.
 """
 
 from __future__ import annotations
 
+import contextvars
 import io
+import logging
 import sys
 import threading
-from typing import TextIO
+import weakref
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from functools import partial
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import _context
+
+if TYPE_CHECKING:
+    from ._task import Task
+
+_current, _enclosing = _context.current, _context.enclosing
 
 __all__ = [
     "OUTPUT_LIMIT",
@@ -22,6 +35,7 @@ __all__ = [
     "capture_output",
     "install_streams",
     "release_output",
+    "write_as",
 ]
 
 OUTPUT_LIMIT = 100_000  # characters kept per task: the tail
@@ -39,8 +53,12 @@ class OutputBuffer:
         self._size = 0
         self._lock = threading.Lock()
 
-    def append(self, text: str) -> None:
+    def append(self, text: str, dropped: int = 0) -> None:
+        """Add ``text``; ``dropped`` characters printed before it were already cut elsewhere
+        (a worker process bounds its output the same way) and are counted as dropped."""
         with self._lock:
+            if dropped:
+                self.dropped += dropped
             self._chunks.append(text)
             self._size += len(text)
             if self._size > 2 * self.limit:
@@ -102,50 +120,236 @@ class RoutingStream(io.TextIOBase):
 
 
 class TaskStream(RoutingStream):
-    """Sends what a task prints to that task (found through the ContextVar)."""
+    """Sends what a task prints to that task (found through the ContextVar), and to the tasks
+    around it: the task that started it, or whose thread is printing."""
 
     def route(self, text: str) -> bool:
-        task = _context.current.get()
-        if task is None or getattr(_routing, "active", False):
+        if not _installs:  # a stale reference after release_output(): pass through
             return False
-        # a listener that prints while handling this task's OUTPUT event must not loop forever
-        _routing.active = True
-        try:
-            task._write_output(self.stream_name, text)
-        finally:
-            _routing.active = False
-        return True
+        task = _current.get()
+        if task is not None and _enclosing.get()[0] is not task:  # the common case: cheap
+            if getattr(_routing, "active", False):
+                return False
+            _routing.active = True  # see _deliver
+            try:
+                task._write_output(self.stream_name, text)
+            finally:
+                _routing.active = False
+            return True
+        targets = _targets()
+        return bool(targets) and _deliver(targets, self.stream_name, text)
+
+
+def _targets() -> list[Task]:
+    """The task whose code runs here, then the tasks around it that are still running (a
+    sub-task outliving the task that started it does not write into a finished record)."""
+    task = _context.current.get()
+    found = [] if task is None else [task]
+    for ref in _context.here()[len(found) :]:
+        outer = ref()
+        if outer is not None and (not outer.state.finished or outer.thread_alive):
+            found.append(outer)
+    return found
+
+
+def _deliver(targets: Sequence[Task], stream: str, text: str, dropped: int = 0) -> bool:
+    """Append ``text`` to each target's output; False if called back from such an append."""
+    if getattr(_routing, "active", False):
+        return False
+    # a listener that prints while handling this task's OUTPUT event must not loop forever
+    _routing.active = True
+    try:
+        for task in targets:
+            task._write_output(stream, text, dropped)
+    finally:
+        _routing.active = False
+    return True
+
+
+# -- threads that tasks start ------------------------------------------------------------------
+#
+# ipykernel 7 keeps a cell's parent header in a ContextVar, falling back to the latest cell in
+# threads that did not inherit it (a plain Thread starts with an empty context), and offers
+# set_thread_parent() to opt a thread in (ipykernel PRs 1451, 1546). Patching Thread.start to
+# pin each thread to the cell that started it (6.29, PR 1186) was undone: a pool's long-lived
+# workers stayed pinned to whichever cell first used the pool (issue 1289). So here, only while
+# capture is on: a Thread started by a task's code carries the tasks around it (weakly) into
+# the new thread; ThreadPoolExecutor work carries its submitter's per call, not per worker
+# thread, and the pool's own workers carry nothing.
+
+# The originals replaced while capture is on; kept after, for a wrapper someone put on ours.
+_hooks: dict[str, Callable[..., Any]] = {}
+
+
+def _start(self: threading.Thread) -> None:
+    chain = () if not _installs or getattr(_routing, "submitting", False) else _context.here()
+    if chain:
+        run = self.run
+
+        def run_in_task() -> None:
+            _context.adopt(chain)
+            try:
+                run()
+            finally:
+                self.__dict__.pop("run", None)  # no cycle through the thread left behind
+
+        self.run = run_in_task  # type: ignore[method-assign]
+    _hooks["start"](self)
+
+
+def _submit(self: Executor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    chain = _context.here() if _installs else ()
+    if chain:
+        fn = partial(_call_in, chain, fn)
+    was = getattr(_routing, "submitting", False)
+    _routing.submitting = True  # the worker threads it may start belong to the pool
+    try:
+        return _hooks["submit"](self, fn, *args, **kwargs)
+    finally:
+        _routing.submitting = was
+
+
+def _call_in(chain: _context.Chain, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    context = contextvars.copy_context()  # the worker thread's own context stays as it was
+    return context.run(_adopted, chain, fn, args, kwargs)
+
+
+def _adopted(chain: _context.Chain, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    _context.adopt(chain)
+    return fn(*args, **kwargs)
+
+
+def _install_hooks() -> None:
+    if threading.Thread.start is not _start:
+        _hooks["start"] = threading.Thread.start
+        threading.Thread.start = _start  # type: ignore[method-assign]
+    if ThreadPoolExecutor.submit is not _submit:
+        _hooks["submit"] = ThreadPoolExecutor.submit
+        ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign]
+
+
+def _remove_hooks() -> None:
+    # Put an original back only if ours is still in place: if someone wrapped ours, it stays
+    # in their chain, passing calls through now that capture is off.
+    if threading.Thread.start is _start:
+        threading.Thread.start = _hooks["start"]  # type: ignore[method-assign]
+    if ThreadPoolExecutor.submit is _submit:
+        ThreadPoolExecutor.submit = _hooks["submit"]  # type: ignore[method-assign]
+
+
+# -- logging handlers made before capture ------------------------------------------------------
+#
+# logging.basicConfig() or a StreamHandler() made before capture holds the stream that was
+# sys.stderr then, so its records would bypass the router. While capture is on, handlers whose
+# stream is one that capture replaces write through the router instead.
+
+_handlers: list[tuple[weakref.ref[logging.StreamHandler[Any]], TaskStream]] = []
+
+
+def _all_handlers() -> list[logging.Handler]:
+    loggers: list[Any] = [logging.getLogger()]
+    loggers += list(logging.Logger.manager.loggerDict.values())
+    found: dict[int, logging.Handler] = {}
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):  # a PlaceHolder has none
+            found.setdefault(id(handler), handler)
+    return list(found.values())
+
+
+def _reroute_handlers(routers: dict[int, TaskStream]) -> None:
+    for handler in _all_handlers():
+        if isinstance(handler, logging.StreamHandler):
+            router = routers.get(id(getattr(handler, "stream", None)))
+            if router is None:
+                continue
+            try:
+                handler.setStream(router)
+            except Exception:  # a subclass whose stream cannot be set (a read-only property)
+                continue
+            _handlers.append((weakref.ref(handler), router))
+
+
+def _restore_handlers() -> None:
+    for ref, router in _handlers:
+        handler = ref()
+        if handler is not None and handler.stream is router:
+            handler.setStream(router.original)
+    _handlers.clear()
 
 
 _installs = 0  # capture_output() calls not yet released
-_install_lock = threading.Lock()  # guards _installs and the swapping of sys.stdout/stderr
+# guards _installs, the swapping of sys.stdout/stderr and of the hooks above
+_install_lock = threading.RLock()
 
 
-def install_streams(cls: type[RoutingStream]) -> None:
-    """Put a ``cls`` router on ``sys.stdout`` and ``sys.stderr``, unless one is there."""
+def install_streams(cls: type[RoutingStream]) -> dict[int, RoutingStream]:
+    """Put a ``cls`` router on ``sys.stdout`` and ``sys.stderr``, unless one is there;
+    return the routers put, by the ``id`` of the stream each replaced."""
+    put: dict[int, RoutingStream] = {}
     with _install_lock:
         for name in ("stdout", "stderr"):
             current = getattr(sys, name)
             if not isinstance(current, cls):
-                setattr(sys, name, cls(name, current))
+                router = cls(name, current)
+                setattr(sys, name, router)
+                put[id(current)] = router
+    return put
 
 
 def capture_output() -> None:
-    """Route what tasks print to their own ``output``; nested calls are counted."""
+    """Route what tasks print to their own ``output``; nested calls are counted.
+
+    While it is on, threads that a task's code starts (``threading.Thread``, work submitted to
+    a ``concurrent.futures.ThreadPoolExecutor``) print as that task, and logging handlers that
+    held the original ``sys.stdout``/``sys.stderr`` write through the router too.
+    """
     global _installs
     with _install_lock:
         _installs += 1
-    install_streams(TaskStream)
+        # Wrapped again if something replaced sys.stdout meanwhile (pytest does, between a
+        # test's setup and its call).
+        put = install_streams(TaskStream)
+        _reroute_handlers(put)  # type: ignore[arg-type]
+        if _installs == 1:
+            _install_hooks()
 
 
 def release_output() -> None:
-    """Undo one ``capture_output()``; the last one puts the original streams back."""
+    """Undo one ``capture_output()``; the last one puts the original streams, logging
+    handlers and thread hooks back."""
     global _installs
     with _install_lock:
-        _installs = max(0, _installs - 1)
+        if not _installs:
+            return
+        _installs -= 1
         if _installs:
             return
+        _remove_hooks()
+        _restore_handlers()
         for name in ("stdout", "stderr"):
             current = getattr(sys, name)
             if isinstance(current, TaskStream):
                 setattr(sys, name, current.original)
+
+
+def write_as(task: Task, chunks: list[tuple[str, str]], dropped: int = 0) -> None:
+    """Write text that ``task`` printed elsewhere (in a worker process) as the task.
+
+    With capture on, it goes to the task's ``output`` (and to the tasks around it), ``dropped``
+    (characters cut before it on the worker) counted in ``output_dropped``. Else it goes to
+    ``sys.stdout`` and ``sys.stderr``, after a line saying how much was dropped: call it in
+    the task's context, so that it lands where the task's own prints would.
+    """
+    _context.enter(task)
+    if _installs:
+        targets = _targets()
+        for stream, text in chunks:
+            _deliver(targets, stream, text, dropped)
+            dropped = 0
+        if dropped:  # pragma: no cover - a worker keeps the tail of what it drops
+            _deliver(targets, "stdout", "", dropped)
+        return
+    if dropped:
+        sys.stderr.write(f"[{dropped} earlier characters of output from {task.name} dropped]\n")
+    for stream, text in chunks:
+        getattr(sys, stream).write(text)

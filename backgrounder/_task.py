@@ -471,10 +471,11 @@ class Task:
         self._progress = (done, total)
         self._emit(EventKind.PROGRESS, self._progress)
 
-    def _write_output(self, stream: str, text: str) -> None:
+    def _write_output(self, stream: str, text: str, dropped: int = 0) -> None:
+        """Append printed text; ``dropped``: characters cut before it (in a worker process)."""
         if self._output is None:
             self._output = OutputBuffer()
-        self._output.append(text)
+        self._output.append(text, dropped)
         self._emit(EventKind.OUTPUT, (stream, text))
 
     def _emit(self, kind: EventKind, data: Any = None) -> None:
@@ -504,7 +505,7 @@ class Task:
     async def _run_async(self, cancel_exc: type[BaseException]) -> None:
         if not self._begin():
             return
-        _context.current.set(self)
+        _context.enter(self)
         try:
             result = await self.func(*self.args, **self.kwargs)
         except cancel_exc:
@@ -528,7 +529,7 @@ class Task:
         """Call the sync body here (a worker thread) and end the run with its outcome."""
         if not self._set_thread_alive(True):  # cancelled before its thread got to it
             return
-        _context.current.set(self)
+        _context.enter(self)
         try:
             result = no_coroutine(self.name, self.func(*self.args, **self.kwargs))
         except BaseException as exc:

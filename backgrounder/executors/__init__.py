@@ -8,5 +8,9 @@ Sync tasks run in the library's worker threads unless given an executor, per tas
 from __future__ import annotations
 
 from ._pool import close_process_pool, process_pool
+from ._submit import RemoteError
 
-__all__ = ["close_process_pool", "process_pool"]
+__all__ = ["RemoteError", "close_process_pool", "process_pool"]
+
+# Public names report this package as their home, not the private module defining them.
+RemoteError.__module__ = __name__

@@ -9,7 +9,9 @@ imports it):
   library's own threads;
 - process pools (stdlib, loky) and Dask: the function and arguments are pickled once first, so
   that a failure names the task; on the worker ``run_remote`` captures what the call prints
-  and checks its result can be sent back; the output is replayed into the task at the end;
+  and sends the result, or the exception, back pickled as bytes, which are rebuilt here (so a
+  value that cannot be rebuilt fails its task alone, never the pool); the output is replayed
+  into the task at the end;
 - any other executor: ``executor.submit(func, *args, **kwargs)``.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
-import sys
+import pickle
 import threading
 import uuid
 import weakref
@@ -27,15 +29,23 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .. import _context
+from .._output import write_as
 from .._state import TaskState
 from .._validate import callable_name
-from ._remote import CLOUDPICKLE, OUTPUT_ATTR, PICKLE, Chunks, check_picklable, run_remote
+from ._remote import (
+    CLOUDPICKLE,
+    PICKLE,
+    Output,
+    RemoteFailure,
+    check_picklable,
+    run_remote,
+    shorten,
+)
 
 if TYPE_CHECKING:
     from .._task import Run, Task
 
-__all__ = ["apply_group_executor", "submit_to_executor"]
+__all__ = ["RemoteError", "RemoteTraceback", "apply_group_executor", "submit_to_executor"]
 
 _LOCAL, _DASK, _OTHER = "local", "dask", "other"
 
@@ -100,7 +110,8 @@ def _submit(task: Task, executor: Any, kind: str, context: contextvars.Context) 
             f"cannot send {task.name} to {type(executor).__name__}: its function or arguments "
             f"cannot be pickled ({exc}); pass picklable arguments, or run it in threads"
         ) from exc
-    call = (task.name, func, args, kwargs, pickler)
+    loky = "loky" in (type(executor).__module__ or "")
+    call = (task.name, func, args, kwargs, pickler, loky)
     if kind == _DASK:
         # A fresh key per run: Dask's default (pure=True) would reuse the result of an earlier
         # call with equal arguments, and the key names the function on the dashboard.
@@ -138,23 +149,122 @@ def _settle(
     value: Any,
     exc: BaseException | None,
 ) -> None:
-    """Replay what a remote call printed, then end the task's run with its outcome."""
+    """Rebuild a remote call's outcome, replay what it printed, then end the task's run."""
     if task._t_start is not started:
         return
-    remote = kind != _OTHER
+    if kind == _OTHER:
+        if exc is not None:
+            task._finish(TaskState.FAILED, exc=exc)
+        else:
+            task._finish(TaskState.DONE, value)
+        return
     if exc is not None:
-        if remote and kind != _DASK:
-            _trim_remote_traceback(exc)
-        chunks = getattr(exc, "__dict__", {}).pop(OUTPUT_ATTR, None)
-        if chunks:
-            _replay(task, context, chunks)
+        if isinstance(exc, RemoteFailure):
+            _replay(task, context, exc.output)
+            exc = _rebuild_error(task.name, exc)
+        # else the call never ended on the worker (the pool broke, the Dask worker died)
         task._finish(TaskState.FAILED, exc=exc)
         return
-    if remote:
-        value, chunks = value
-        if chunks:
-            _replay(task, context, chunks)
-    task._finish(TaskState.DONE, value)
+    packed, result, buffers, result_type, output = value
+    _replay(task, context, output)
+    try:
+        if packed:
+            result = pickle.loads(result, buffers=buffers)
+    except Exception as error:
+        failed = TypeError(
+            f"the result of {task.name} ({result_type}) was pickled on the worker but cannot "
+            f"be rebuilt here ({type(error).__name__}: {error}); return plain data, or fix "
+            f"its class's pickling (__reduce__)"
+        )
+        failed.__cause__ = error
+        task._finish(TaskState.FAILED, exc=failed)
+        return
+    task._finish(TaskState.DONE, result)
+
+
+class RemoteError(Exception):
+    """A task's exception, raised in a worker process, that cannot be rebuilt here.
+
+    A process pool or Dask sends an exception back pickled. One that pickles but cannot be
+    unpickled (a custom exception whose ``__init__`` takes other arguments than it passes to
+    ``super().__init__()``), or that does not pickle at all, arrives as this error instead:
+    it names the task and keeps the original's type name, message and traceback text (also
+    chained as its ``__cause__``, so the task's traceback shows the worker's frames).
+    """
+
+    def __init__(self, task_name: str, type_name: str, message: str, traceback: str, why: str):
+        super().__init__(
+            f"{task_name} raised {type_name}: {shorten(message)}; the exception {why}, so "
+            f"it is described here instead (make it picklable to get it back as itself)"
+        )
+        self.task_name = task_name
+        """The name of the task that raised it."""
+        self.type_name = type_name
+        """The original exception's type, with its module: ``"mylib.LockedError"``."""
+        self.message = message
+        """The original exception's message (its ``str()``), whole."""
+        self.traceback = traceback
+        """The worker's traceback of the original exception, as text."""
+        self._why = why
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable itself (a journal, another process), unlike what it describes.
+        args = (self.task_name, self.type_name, self.message, self.traceback, self._why)
+        return type(self), args, self.__dict__
+
+
+class RemoteTraceback(Exception):
+    """The worker's traceback, as text: the ``__cause__`` of a remote task's exception."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text}"""'
+
+
+def _rebuild_error(task_name: str, failure: RemoteFailure) -> BaseException:
+    """The original exception of a failed remote call (or a RemoteError describing it), with
+    the worker's traceback text chained as its cause."""
+    error: BaseException | None = None
+    if failure.payload is None:
+        why = f"could not be pickled on the worker ({failure.reason})"
+    else:
+        try:
+            error = pickle.loads(failure.payload)
+            if failure.by_state:
+                error = _from_state(*error)  # type: ignore[misc]
+                _add_note(
+                    error,
+                    f"({task_name}: rebuilt from its args and attributes without calling "
+                    f"__init__, as it pickles but does not unpickle: {failure.reason})",
+                )
+            if not isinstance(error, BaseException):
+                raise TypeError(f"it unpickled as {type(error).__name__}")
+        except Exception as problem:
+            error = None
+            why = f"cannot be rebuilt here ({type(problem).__name__}: {problem})"
+    if error is None:
+        error = RemoteError(task_name, failure.type_name, failure.message, failure.traceback, why)
+    error.__cause__ = RemoteTraceback(failure.traceback)
+    return error
+
+
+def _add_note(error: BaseException, note: str) -> None:
+    notes = getattr(error, "__notes__", None)
+    if not isinstance(notes, list):
+        notes = []
+        error.__notes__ = notes  # type: ignore[attr-defined]  # as add_note() does (3.11+)
+    notes.append(note)
+
+
+def _from_state(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    if state:
+        error.__dict__.update(state)
+    return error
 
 
 class _DaskFetcher:
@@ -203,13 +313,11 @@ class _DaskFetcher:
             if future.status != "finished":
                 try:
                     exc = await future.exception(asynchronous=True)
-                    tb = await future.traceback(asynchronous=True)
                 except Exception as error:  # cancelled or lost meanwhile
-                    exc, tb = error, None
+                    exc = error
                 if exc is None:
                     exc = RuntimeError(f"Dask future {future.key} ended as {future.status}")
-                # Dask keeps the worker's traceback apart from the exception.
-                settle(None, exc.with_traceback(_skip_wrapper_frames(tb)) if tb else exc)
+                settle(None, exc)
 
 
 _fetchers: weakref.WeakKeyDictionary[Any, _DaskFetcher] = weakref.WeakKeyDictionary()
@@ -224,50 +332,11 @@ def _dask_fetcher(client: Any) -> _DaskFetcher:
         return fetcher
 
 
-def _replay(task: Task, context: contextvars.Context, chunks: Chunks) -> None:
-    """Print a remote call's output as the task, in its context: the output router (when on)
-    sends it to the task's ``output``, else it goes where the task's own prints would go."""
-
-    def write() -> None:
-        _context.current.set(task)
-        for stream, text in chunks:
-            getattr(sys, stream).write(text)
-
-    context.copy().run(write)
-
-
-def _skip_wrapper_frames(tb: Any) -> Any:
-    """The worker's traceback from the user's function on (Dask rebuilds it with tblib)."""
-    frame = tb
-    while frame is not None:
-        if getattr(frame.tb_frame.f_code, "co_name", None) == run_remote.__name__:
-            return frame.tb_next
-        frame = frame.tb_next
-    return tb
-
-
-def _trim_remote_traceback(exc: BaseException) -> None:
-    """Drop the pool's and our frames from the worker traceback text that process pools put
-    in ``__cause__`` (a ``_RemoteTraceback``), so that it starts at the user's function."""
-    cause = exc.__cause__
-    text = getattr(cause, "tb", None)
-    if not isinstance(text, str):
-        return
-    lines = text.splitlines(keepends=True)
-    try:
-        header = next(i for i, line in enumerate(lines) if line.startswith("Traceback ("))
-        ours = next(
-            i
-            for i, line in enumerate(lines)
-            if line.startswith("  File ") and line.rstrip().endswith(f"in {run_remote.__name__}")
-        )
-    except StopIteration:
-        return
-    end = ours + 1
-    while end < len(lines) and lines[end].startswith("    "):
-        end += 1
-    if header < ours:
-        cause.tb = "".join(lines[: header + 1] + lines[end:])  # type: ignore[union-attr]
+def _replay(task: Task, context: contextvars.Context, output: Output) -> None:
+    """Write what a remote call printed as the task, in its context (see ``write_as``)."""
+    chunks, dropped = output
+    if chunks or dropped:
+        context.copy().run(write_as, task, chunks, dropped)
 
 
 def _cancel(future: Any) -> None:

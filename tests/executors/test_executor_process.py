@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -16,7 +15,7 @@ from pathlib import Path
 import anyio
 import psutil
 import pytest
-from executor_work import boom, chatty, double, nap, pid, span, spin
+from executor_work import boom, chatty, double, meet, nap, pid, spin
 
 import backgrounder as bg
 from backgrounder.executors import close_process_pool, process_pool
@@ -25,7 +24,6 @@ if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import ExceptionGroup
 
 pytestmark = pytest.mark.anyio
-SPIN = 15_000_000  # about 1 s of CPU for one call
 
 
 @pytest.fixture(scope="module")
@@ -55,29 +53,15 @@ async def wait_for(condition: object, timeout: float = 10) -> None:
             await anyio.sleep(0.02)
 
 
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])
-async def test_two_cpu_bound_tasks_run_in_parallel(pool: Executor) -> None:
-    # Both calls busy at once, in two processes, whatever else the machine does (1 s each:
-    # a worker may be scheduled late on a loaded machine).
-    spans = await bg.Tasks([bg.Task(span, 1.0), bg.Task(span, 1.0)], True, executor=pool)()
-    (pid1, start1, end1), (pid2, start2, end2) = spans
+async def test_two_tasks_run_at_once_in_two_processes(pool: Executor, tmp_path: Path) -> None:
+    # Each call waits for the other's file: both return only if they ran at the same time, in
+    # two processes, however busy the machine (no free core needed; the speed-up that two
+    # cores give is measured in benchmarks/executors.py).
+    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    group = bg.Tasks([bg.Task(meet, one, two), bg.Task(meet, two, one)], True, executor=pool)
+    pid1, pid2 = await group()
     assert pid1 != pid2
-    assert min(end1, end2) - max(start1, start2) > 0.25
-    # And the speed-up: two calls take clearly less than twice one.
-    ratios = []
-    for _ in range(3):  # another process may hog a core for a moment: take the best of three
-        start = time.perf_counter()
-        alone = await bg.Task(spin, SPIN).options(executor=pool)()
-        one = time.perf_counter() - start
-        group = bg.Tasks([bg.Task(spin, SPIN), bg.Task(spin, SPIN)], as_group=True, executor=pool)
-        start = time.perf_counter()
-        assert await group() == [alone, alone]
-        ratios.append((time.perf_counter() - start) / one)
-        if ratios[-1] < 1.7:
-            return
-    if os.getloadavg()[0] > (os.cpu_count() or 1) + 1:
-        pytest.skip(f"machine too busy to time (load {os.getloadavg()}): ratios {ratios}")
-    raise AssertionError(f"two tasks took {ratios} times one: no speed-up")
+    assert await bg.Task(spin, 1000).options(executor=pool)() == spin(1000)
 
 
 async def test_results_failures_tracebacks_and_output(pool: Executor) -> None:
@@ -126,17 +110,20 @@ async def test_timeout(pool: Executor) -> None:
 
 async def test_cancel_queued_and_running_calls(pool: Executor, tmp_path: Path) -> None:
     markers = [tmp_path / f"started-{i}" for i in range(8)]
-    group = bg.Tasks([bg.Task(nap, 1.0, str(m)) for m in markers], True, executor=pool)
+    gate = tmp_path / "gate"  # the running calls wait for it: no timing assumed
+    group = bg.Tasks([bg.Task(meet, str(m), str(gate)) for m in markers], True, executor=pool)
     handle = group.start()
     await wait_for(lambda: sum(m.exists() for m in markers) >= 2)
     group.cancel()
     with pytest.raises(bg.TaskCancelled):
         await handle
     assert {t.state for t in group} == {bg.TaskState.CANCELLED}
-    # The two running calls go on in their processes (a process pool cannot stop a call)...
-    assert sum(t.thread_alive for t in group) >= 1
+    # The running calls go on in their processes (a process pool cannot stop a call, nor one
+    # it has already handed to a worker's queue)...
+    assert sum(t.thread_alive for t in group) >= 2
+    gate.touch()
     await wait_for(lambda: not any(t.thread_alive for t in group))
-    # ...while those still queued in the pool never start.
+    # ...while those still queued in the pool never start (without cancel all 8 would run).
     assert sum(m.exists() for m in markers) < 8
 
 
