@@ -355,6 +355,18 @@ class LiveTable:
         sent = 0
         if len(view.ids) != len(self._slots):
             sent += self._resize(view)
+        # Buttons are disabled before the text says their row ended, and enabled after it
+        # says the row runs: between two messages no ended row has an enabled Cancel.
+        flips = [
+            (slot.cancel, enabled)
+            for slot, enabled in zip(self._slots, view.cancellable, strict=True)
+            if slot.cancel.disabled == enabled
+        ]
+        if self.cancel_all.disabled == view.cancel_all:
+            flips.append((self.cancel_all, view.cancel_all))
+        for button, enabled in flips:
+            if not enabled:
+                button.disabled = True
         if view.header != shown.header:
             self.header.value = view.header
             sent += 1
@@ -364,13 +376,10 @@ class LiveTable:
         if view.details != shown.details:
             self.details.value = view.details
             sent += 1
-        for slot, enabled in zip(self._slots, view.cancellable, strict=True):
-            if slot.cancel.disabled == enabled:
-                slot.cancel.disabled = not enabled
-                sent += 1
-        if self.cancel_all.disabled == view.cancel_all:
-            self.cancel_all.disabled = not view.cancel_all
-            sent += 1
+        for button, enabled in flips:
+            if enabled:
+                button.disabled = False
+        sent += len(flips)
         self._shown = view
         self.messages += sent
         self.redraws += sent > 0
