@@ -162,3 +162,34 @@ def test_a_hundred_groups_leave_no_widget_and_little_memory() -> None:
     assert set(opened) == {before}, opened  # every table's widgets closed as its group ended
     print(f"RSS growth: {growth / 1e6:.1f} MB with the extension, {base / 1e6:.1f} MB without")
     assert growth <= 2 * max(base, 0) + 10_000_000, (growth, base)
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["shutdown", "restart"])
+def test_a_stopping_kernel_turns_running_tables_static_and_says_so(restart: bool) -> None:
+    kernel = Kernel()
+    try:
+        assert kernel.execute(SETUP).status == "ok"
+        execution = kernel.execute(
+            "async def forever():\n    await asyncio.sleep(3600)\n"
+            "g = Tasks([Task(forever), Task(wait_gate, 1)], as_group=True, name='stopped')\n"
+            "handle = g.start()\n"
+            "h = %background forever"
+        )
+        ids = execution.displays_ids()
+        assert len(ids) == 2 and all(WIDGET in data for data in execution.displays)
+        kernel.client.shutdown(restart=restart)
+        for display_id in ids:
+            kernel.read_until(
+                lambda m, display_id=display_id: (
+                    m["msg_type"] == "update_display_data"
+                    and m["content"]["transient"]["display_id"] == display_id
+                    and "kernel stopped" in m["content"]["data"]["text/plain"]
+                ),
+                timeout=20,
+            )
+        for display_id in ids:
+            final = _final_updates(kernel, display_id)[-1]
+            assert WIDGET not in final and "cancelled" in final["text/plain"]
+    finally:
+        kernel.client.stop_channels()
+        kernel.manager.shutdown_kernel(now=True)
