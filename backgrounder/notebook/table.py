@@ -440,6 +440,10 @@ class LiveTable:
                     (running or context).run(handle.update, bundle, raw=True)
             except Exception:
                 _log.debug("backgrounder: could not update a table display", exc_info=True)
+            if not here and running is None:
+                with _live_lock:
+                    _between.append((handle, bundle))
+                    del _between[:-BETWEEN_KEPT]
 
     # -- buttons (the kernel's main thread) ----------------------------------------------------
 
@@ -470,7 +474,11 @@ def _nothing() -> None:
 # Tables whose work runs: held here until they end, so that the end of a cell and the
 # kernel's exit can finish them (their widgets would hold them anyway).
 _live: set[LiveTable] = set()
-_live_lock = threading.Lock()  # guards _live
+# Final displays of tables that ended between two cells: sent again at the end of the next
+# cell, whose messages clients like nbclient do read (they drop those of no running cell).
+_between: list[tuple[Any, dict[str, Any]]] = []
+BETWEEN_KEPT = 100
+_live_lock = threading.Lock()  # guards _live and _between
 
 
 def live_tables() -> list[LiveTable]:
@@ -482,8 +490,17 @@ def finish_ended() -> None:
     """End, here and now, every table whose work has ended (the end of a cell).
 
     The writer would do it within an interval, but after the cell's execute reply:
-    nbclient, nbconvert and papermill keep only what comes before it.
+    nbclient, nbconvert and papermill keep only what comes before it. Final displays sent
+    while no cell ran are sent again now, for the same reason.
     """
+    with _live_lock:
+        again = list(_between)
+        _between.clear()
+    for handle, bundle in again:
+        try:
+            handle.update(bundle, raw=True)
+        except Exception:
+            _log.debug("backgrounder: could not update a table display", exc_info=True)
     for table in live_tables():
         if table.source.ended:
             table.finish(here=True)
