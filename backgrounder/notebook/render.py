@@ -153,9 +153,12 @@ def _progress_html(progress: tuple[float, float | None] | None) -> str:
     text = escape(_progress_text(progress))
     if fraction is None:
         return f'<span style="{_MONO}">{text}</span>'
+    # in a narrow table the bar gives way before the figures do
     return (
-        f'<progress value="{fraction:.3f}" max="1" style="width:60px;height:10px;'
-        f'vertical-align:middle"></progress> <span style="{_MONO}">{text}</span>'
+        '<span style="display:inline-flex;align-items:center;gap:4px;max-width:100%">'
+        f'<progress value="{fraction:.3f}" max="1" style="flex:0 1 60px;width:60px;'
+        f'min-width:12px;height:10px"></progress><span style="{_MONO};flex:none">{text}</span>'
+        "</span>"
     )
 
 
@@ -187,9 +190,9 @@ def _line_html(row: RowSnapshot) -> str:
         f"{_mark_html(row.state)}"
         f'<span style="{_MONO};flex:1 1 0;min-width:5em;overflow:hidden;'
         f'text-overflow:ellipsis" title="{name}">{name}</span>'
-        f'<span style="{_MONO};{_GREY};flex:none;min-width:4.5em;text-align:right">'
+        f'<span style="{_MONO};{_GREY};flex:none;min-width:3.5em;text-align:right">'
         f"{escape(format_elapsed(row.elapsed, live))}</span>"
-        '<span style="flex:0 1 auto;max-width:50%;min-width:0;overflow:hidden;'
+        '<span style="flex:0 1 auto;max-width:60%;min-width:0;overflow:hidden;'
         f'text-overflow:ellipsis">{_preview_html(row)}</span>'
         "</div>"
     )
@@ -204,9 +207,16 @@ def row_html(row: RowSnapshot) -> str:
     return f"{_row_open(row)}{_line_html(row)}</div>"
 
 
+# In a widget, the HTML sits in a flex item that never gets narrower than its content: with
+# its inline size contained, the rows take the width they are given (at 700 px the names
+# gave way to nothing and the elapsed times and progress were cut off instead).
+_CONTAINED = "contain:inline-size;width:100%"
+
+
 def rows_html(rows: tuple[RowSnapshot, ...]) -> str:
     """Every row of the live table's window, one after the other (one widget's value)."""
-    return '<div class="bg-rows">' + "".join(row_html(row) for row in rows) + "</div>"
+    body = "".join(row_html(row) for row in rows)
+    return f'<div class="bg-rows" style="{_CONTAINED}">{body}</div>'
 
 
 def _pre(text: str) -> str:
@@ -291,7 +301,8 @@ def header_html(snap: GroupSnapshot, live: bool | None = None) -> str:
         else ""
     )
     return (
-        '<div style="display:flex;gap:4px 10px;align-items:center;flex-wrap:wrap;min-width:0">'
+        f'<div style="{_CONTAINED}"><div style="display:flex;gap:4px 10px;align-items:center;'
+        'flex-wrap:wrap;min-width:0">'
         f'<span style="display:flex;gap:6px;align-items:center;min-width:0;max-width:100%">'
         f"{_mark_html(snap.state)}"
         f'<b style="overflow:hidden;text-overflow:ellipsis;white-space:nowrap" title="{name}">'
@@ -300,7 +311,7 @@ def header_html(snap: GroupSnapshot, live: bool | None = None) -> str:
         f'<span style="{_MONO};white-space:nowrap">{snap.counts[_DONE]}/{snap.total}</span>'
         f'<span style="display:flex;gap:8px;flex-wrap:wrap">{counts}</span>'
         f'<span style="{_MONO};{_GREY};white-space:nowrap">{escape(elapsed)}</span>'
-        f"</div>{note}{error}{hidden}"
+        f"</div>{note}{error}{hidden}</div>"
     )
 
 

@@ -353,13 +353,12 @@ class LiveTable:
         """Make the widgets show ``view``; how many messages that sent."""
         shown = self._shown
         sent = 0
-        if len(view.ids) != len(self._slots):
-            sent += self._resize(view)
         # Buttons are disabled before the text says their row ended, and enabled after it
-        # says the row runs: between two messages no ended row has an enabled Cancel.
+        # says the row runs: between two messages no ended row has an enabled Cancel. The
+        # text goes before new rows' buttons: a frontend shows it without waiting for them.
         flips = [
-            (slot.cancel, enabled)
-            for slot, enabled in zip(self._slots, view.cancellable, strict=True)
+            (slot.cancel, enabled)  # slots made or dropped below are left out
+            for slot, enabled in zip(self._slots, view.cancellable, strict=False)
             if slot.cancel.disabled == enabled
         ]
         if self.cancel_all.disabled == view.cancel_all:
@@ -376,6 +375,8 @@ class LiveTable:
         if view.details != shown.details:
             self.details.value = view.details
             sent += 1
+        if len(view.ids) != len(self._slots):
+            sent += self._resize(view)
         for button, enabled in flips:
             if enabled:
                 button.disabled = False
