@@ -71,6 +71,7 @@ class GroupSource:
     def __init__(self, group: Tasks, window: int = WINDOW) -> None:
         self.group = group
         self.tracker = Tracker(group.tasks, window)
+        self._note = self.tracker.update
 
     @property
     def name(self) -> str:
@@ -92,10 +93,10 @@ class GroupSource:
         FINISHED comes after every task's own.
         """
         kind = event.kind
-        item = event.task
         if kind is _STARTED or kind is _FINISHED:
-            if isinstance(item, Task):
-                self.tracker.update(item)
+            item = event.task
+            if item.__class__ is Task or isinstance(item, Task):
+                self._note(item)
             elif kind is _STARTED:
                 self.tracker.restart(self.group.tasks)
             else:

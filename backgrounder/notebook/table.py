@@ -47,7 +47,9 @@ __all__ = ["LiveTable", "finish_ended", "live_tables", "stop_all", "table_for"]
 
 _log = logging.getLogger("backgrounder")
 _RUNNING = TaskState.RUNNING
+_CHANGE, _TICK = Urgency.CHANGE, Urgency.TICK
 EXIT_LOCK_WAIT = 1.0  # seconds the exit hook waits for a redraw in progress
+FILL_ROWS = 10  # rows given their buttons per redraw while the work runs (see _resize)
 exit_note: str | None = None  # set when the kernel stops: every table ending then says so
 
 
@@ -156,6 +158,7 @@ class LiveTable:
         self._idle = threading.Event()
         self._pool = _acquire_pool()
         self._slots: list[_Slot] = []
+        self._intake = source.update
         self._unsubscribe = source.subscribe(self._on_event)
         snap = source.snapshot()
         view = table_view(snap)
@@ -285,10 +288,12 @@ class LiveTable:
     # -- events (any thread) -------------------------------------------------------------------
 
     def _on_event(self, event: TaskEvent) -> None:
-        if self.source.update(event) and self.source.ended:
+        # the hot path (two or three events per task): one call into the source, and a
+        # note only when no redraw is due yet
+        if self._intake(event) and self.source.ended:
             self._note(Urgency.FINAL)
-        else:
-            self._note(Urgency.CHANGE)
+        elif self._news is None or self._news is _TICK:  # an elapsed tick is due: sooner
+            self._note(_CHANGE)
 
     def _note(self, urgency: Urgency) -> None:
         """Record news; the first since the last redraw (or more urgent) schedules one."""
@@ -323,19 +328,22 @@ class LiveTable:
     def _tick(self) -> None:
         self._timer = None
         try:
-            self._redraw()
+            self._redraw(FILL_ROWS)
         except Exception:
             if not self._reported:
                 self._reported = True
                 _log.exception("backgrounder: the status table failed to redraw")
         if self._closed:
             return
+        if len(self._slots) < len(self._shown.ids):
+            self._note(_CHANGE)  # more rows' buttons to make
         if self._news is not None:
             self._schedule()
         elif _RUNNING in self._live_states:
             self._note(Urgency.TICK)  # keep elapsed times moving; an event brings it forward
 
-    def _redraw(self) -> None:
+    def _redraw(self, fill: int | None = None) -> None:
+        """Make the widgets show the view of the work now (``fill``: see ``_resize``)."""
         with self._lock:
             if self._closed:
                 return
@@ -346,10 +354,10 @@ class LiveTable:
                 self._end(snap.frozen(exit_note), here=False)
                 return
             self._live_states = {row.state for row in snap.rows}
-            sent = self._apply(table_view(snap, self._expanded))
+            sent = self._apply(table_view(snap, self._expanded), fill)
             self._pacer.spent(sent, time.monotonic())
 
-    def _apply(self, view: TableView) -> int:
+    def _apply(self, view: TableView, fill: int | None = None) -> int:
         """Make the widgets show ``view``; how many messages that sent."""
         shown = self._shown
         sent = 0
@@ -376,7 +384,7 @@ class LiveTable:
             self.details.value = view.details
             sent += 1
         if len(view.ids) != len(self._slots):
-            sent += self._resize(view)
+            sent += self._resize(view, fill)
         for button, enabled in flips:
             if enabled:
                 button.disabled = False
@@ -386,28 +394,40 @@ class LiveTable:
         self.redraws += sent > 0
         return sent
 
-    def _resize(self, view: TableView) -> int:
-        """As many button slots as rows: new ones open a comm each (two widgets)."""
-        count = len(view.ids)
-        sent = 0
+    def _resize(self, view: TableView, fill: int | None) -> int:
+        """Button slots for the rows: a new slot opens a comm per button (two widgets).
+
+        At most ``fill`` new rows get theirs per redraw while the work runs: 20 widgets,
+        a few ms on the writer, so that a redraw never holds the GIL long while the tasks
+        run (a row's text is complete at once; its buttons follow within a few redraws).
+        """
+        want = len(view.ids)
         old = self._slots
-        if count > len(old):
-            new = [_Slot(self, i, self._pool, view.cancellable[i]) for i in range(len(old), count)]
-            self._slots = old + new
-            sent += 2 * len(new)
+        sent = 0
+        if want > len(old):
+            count = want if fill is None else min(want, len(old) + fill)
+            made = [_Slot(self, i, self._pool, view.cancellable[i]) for i in range(len(old), count)]
+            self._slots = old + made
+            sent += 2 * len(made)
         else:
-            self._slots = old[:count]
-            for slot in old[count:]:
+            self._slots = old[:want]
+            for slot in old[want:]:
                 for widget in slot.widgets():
                     widget.close()
-        self.grid.children = [self.rows, *(x for slot in self._slots for x in slot.widgets())]
-        self.rows.layout.grid_row = f"1 / span {max(count, 1)}"
-        return sent + 2
+        if len(self._slots) != len(old):
+            self.grid.children = [self.rows, *(x for slot in self._slots for x in slot.widgets())]
+            sent += 1
+        span = f"1 / span {max(want, 1)}"
+        if self.rows.layout.grid_row != span:
+            self.rows.layout.grid_row = span
+            sent += 1
+        return sent
 
     def _end(self, final: GroupSnapshot, *, here: bool, update: bool = True) -> None:
         """The work ended: displays to the static table, widgets closed, tasks let go."""
         self._closed = True
         self.source = FinalSource(final)
+        self._intake = self.source.update  # the old source's method would keep the work
         self._unsubscribe()
         self._unsubscribe = _nothing
         if self._timer is not None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["WINDOW", "Tracker", "select_window"]
 
 WINDOW = 50  # rows shown at most for one table; the rest are summarised by the counts
+FOLD_AT = 1 << 16  # notes kept at most before the noting thread folds them itself
 _PENDING, _RUNNING, _DONE, _FAILED, _CANCELLED = TaskState
 _EPOCH = datetime.min
 
@@ -68,7 +69,6 @@ class Tracker:
     equals ``select_window`` unless more than that many events arrive out of order.
     """
 
-    FOLD_AT = 1 << 16  # notes kept at most before the noting thread folds them itself
     KEEP = 2
 
     def __init__(self, tasks: Sequence[Task] = (), window: int = WINDOW) -> None:
@@ -123,7 +123,7 @@ class Tracker:
     def update(self, task: Task) -> None:
         noted = self._noted
         noted.append(task)
-        if len(noted) > self.FOLD_AT:
+        if len(noted) > FOLD_AT:
             with self._lock:
                 self._fold()
 
