@@ -60,6 +60,10 @@ class Source(Protocol):
         """The task of a row, for its Cancel button (None once the work has ended)."""
         ...
 
+    def add(self, task: Task) -> bool:
+        """Show one more task (loose tables only); False if this source takes none."""
+        ...
+
     def cancel(self) -> None:
         """Cancel every unfinished task (the Cancel all button)."""
         ...
@@ -125,6 +129,9 @@ class GroupSource:
     def find(self, task_id: int) -> Task | None:
         return next((task for task in self.group.tasks if task.id == task_id), None)
 
+    def add(self, task: Task) -> bool:
+        return False  # a group's tasks are its own
+
     def cancel(self) -> None:
         if not self.group.cancel():  # not running yet: its handle can still stop it
             _cancel_handles_of([self.group])
@@ -152,12 +159,13 @@ class LooseSource:
         counts = self.tracker.counts()
         return not counts[_PENDING] and not counts[_RUNNING]
 
-    def add(self, task: Task) -> None:
+    def add(self, task: Task) -> bool:
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
             _routes.add(task.id, listener)
         self.tracker.add(task)
+        return True
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         with self._lock:
@@ -243,6 +251,9 @@ class FinalSource:
 
     def find(self, task_id: int) -> Task | None:
         return None
+
+    def add(self, task: Task) -> bool:
+        return False
 
     def cancel(self) -> None:
         pass

@@ -216,10 +216,8 @@ class LiveTable:
     def add(self, task: Task) -> bool:
         """Show one more loose task (``%background --group``); False if the table ended."""
         with self._lock:
-            source = self.source
-            if self._closed or not isinstance(source, LooseSource):
+            if self._closed or not self.source.add(task):
                 return False
-            source.add(task)
             self._idle.clear()
         self._note(Urgency.CHANGE)
         return True
