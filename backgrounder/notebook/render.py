@@ -328,14 +328,14 @@ _CHIP = (
 
 def _static_row_html(row: RowSnapshot) -> str:
     """A row of the static table: the same line, its details behind a ``<summary>`` toggle."""
+    line = f'<div style="flex:1 1 auto;min-width:0;overflow:hidden">{_line_html(row)}</div>'
     if not row.has_details:
-        return f'{_row_open(row)}<div style="{_BOX}">{_line_html(row)}</div></div>'
+        return f'{_row_open(row)}<div style="{_BOX}">{line}</div></div>'
     return (
         f'{_row_open(row)}<details style="margin:0 2px">'
         f'<summary style="{_BOX};margin:0;list-style:none;cursor:pointer" '
         'title="traceback and output">'
-        f'<div style="flex:1 1 auto;min-width:0;overflow:hidden">{_line_html(row)}</div>'
-        f'<span style="{_CHIP}">☰ details</span></summary>'
+        f'{line}<span style="{_CHIP}">☰ details</span></summary>'
         f"{row_detail_html(row)}</details></div>"
     )
 
