@@ -24,7 +24,7 @@ def table_available() -> bool:
 def attach_table(tasks: Tasks) -> Callable[[], None]:
     """Give ``tasks`` a live table; returns the untimed clean-up: wait for the final
     redraw (it comes up to one redraw interval later: latency, not cost) and close."""
-    from backgrounder.notebook.snapshot import GroupSource
+    from backgrounder.notebook.sources import GroupSource
     from backgrounder.notebook.table import LiveTable
 
     table: Any = LiveTable(GroupSource(tasks))
@@ -41,7 +41,7 @@ def creation_seconds(tasks: Tasks, repeat: int = 5) -> float:
     import statistics
     import time
 
-    from backgrounder.notebook.snapshot import GroupSource
+    from backgrounder.notebook.sources import GroupSource
     from backgrounder.notebook.table import LiveTable
 
     times = []

@@ -9,6 +9,7 @@ socket, give or take the signature and framing.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import textwrap
 import time
@@ -83,6 +84,7 @@ class Kernel:
                 msg = client.get_iopub_msg(timeout=0.05)
             except Exception:  # queue.Empty
                 continue
+            msg["_arrived"] = time.time()  # when the client read it (same clock as the kernel's)
             messages.append(msg)
             if (
                 msg["msg_type"] == "status"
@@ -278,6 +280,107 @@ def _row_latency(kern: Kernel, cfg: Config, table: bool) -> list[Row]:
     return rows
 
 
+# 1,000 tasks, each reporting progress ten times a second for three seconds; each records
+# when it reached each step, with the kernel's clock (the client's: same machine).
+TRUTH = """
+async def _bench_steps(name, steps):
+    for k in range(steps):
+        await asyncio.sleep(0.1)
+        progress(k + 1, steps)
+        _truth.append((name, k + 1, time.time()))
+
+_truth = []
+_steps = Tasks(as_group=True, name="bench-truth")
+for i in range({n}):
+    _steps.add(Task(_bench_steps, f"r{{i:04d}}", 30).options(name=f"r{{i:04d}}"))
+await _steps()
+print(json.dumps(_truth))
+"""
+
+
+def _truth_lag(kern: Kernel, cfg: Config, table: bool) -> list[Row]:
+    """How stale a visible row is, sampled every 10 ms over the run, and redraws per second.
+
+    The client rebuilds the widget states from IOPub (with the time it read each message)
+    as a frontend would; at each sampled instant, a row shown at step k whose task had
+    reached step k + 1 at time t is t seconds stale. Rows outside the window are not shown,
+    so they are not stale.
+    """
+    n = 100 if cfg.smoke else 1000
+    figure = f"truth lag p99: {n:,} tasks, progress 10/s each, row vs task's own record"
+    if not table:
+        return [Row(SECTION, figure, None, "s", "<= 0.3 s", note="no notebook extension")]
+    run = kern.execute(TRUTH.format(n=n), timeout=300, drain=DRAIN)
+    truth = json.loads(run.stdout().strip().splitlines()[-1])
+    reached: dict[str, list[float]] = {}
+    for name, k, at in truth:
+        steps = reached.setdefault(name, [])
+        steps.extend([at] * (k - len(steps)))  # reached[name][k - 1]: when step k was reached
+    models: dict[str, dict[str, Any]] = {}
+    timeline: list[tuple[float, dict[str, int]]] = []  # (arrival, name -> step shown)
+    redraws, last = 0, 0.0
+    for msg in run.messages:
+        kind = msg["msg_type"]
+        content = msg["content"]
+        if kind == "comm_open":
+            models[content["comm_id"]] = dict(content["data"].get("state", {}))
+        elif kind == "comm_msg" and content["data"].get("method") == "update":
+            models.setdefault(content["comm_id"], {}).update(content["data"]["state"])
+            sent = _epoch(msg)
+            redraws += sent - last > 0.02
+            last = sent
+        else:
+            continue
+        shown: dict[str, int] = {}
+        for state in models.values():
+            value = state.get("value")
+            if isinstance(value, str) and 'class="bg-rows"' in value:
+                for name, done in re.findall(
+                    r'title="(r\d{4})".*?(?:>(\d+)/30<|</div></div>)', value
+                ):
+                    shown[name] = int(done or 30)
+        timeline.append((msg["_arrived"], shown))
+    start, end = min(at for _, _, at in truth), max(at for _, _, at in truth)
+    stale: list[float] = []
+    i, current = 0, {}
+    at = start
+    while at <= end:
+        while i < len(timeline) and timeline[i][0] <= at:
+            current = timeline[i][1]
+            i += 1
+        for name, k in current.items():
+            steps = reached.get(name, [])
+            stale.append(max(0.0, at - steps[k]) if k < len(steps) and steps[k] <= at else 0.0)
+        at += 0.01
+    stale.sort()
+    p50 = stale[len(stale) // 2] if stale else None
+    p99 = stale[int(len(stale) * 0.99)] if stale else None
+    seconds = max(end - start, 1e-9)
+    rate = redraws / seconds
+    comm = run.count("comm_msg")
+    return [
+        Row(
+            SECTION,
+            figure,
+            p99,
+            unit="s",
+            target="<= 0.3 s",
+            ok=None if p99 is None else p99 <= 0.3,
+            note=f"p50 {p50 or 0:.3f} s over {len(stale):,} row readings",
+        ),
+        Row(
+            SECTION,
+            f"redraws per second while those {n:,} tasks run",
+            rate,
+            unit="/s",
+            target="<= 10/s",
+            ok=rate <= 10.5,
+            note=f"{comm} comm messages in {seconds:.1f} s: "
+            f"{comm / max(redraws, 1):.1f} per redraw",
+        ),
+    ]
+
+
 def _first_shown(messages: list[dict[str, Any]], name: str) -> float | None:
     """When the first widget update showing task ``name`` as done was sent (epoch seconds)."""
     from row_probe import shows_done
@@ -310,6 +413,8 @@ def run(cfg: Config) -> list[Row]:
         rows += _latency(kern, cfg)
         progress("kernel: task end to row latency")
         rows += _row_latency(kern, cfg, table)
+        progress("kernel: truth lag of the rows")
+        rows += _truth_lag(kern, cfg, table)
     finally:
         kern.close()
     return rows

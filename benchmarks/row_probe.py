@@ -6,13 +6,17 @@ from typing import Any
 
 
 def shows_done(data: dict[str, Any], name: str) -> bool:
-    """True if a widget state in ``data`` is the row of ``name`` with the done mark."""
-    from backgrounder import TaskState
-    from backgrounder.notebook.render import MARKS
+    """True if a widget state in ``data`` holds the row of ``name`` in the done state.
 
-    done = MARKS[TaskState.DONE]
+    The live table sends every row of its window in one HTML value: each row is a
+    ``<div class="bg-row" data-state=...>`` with its name in a cell of its own.
+    """
     label = f">{name}<"  # the row's name cell; exact, so "row-1" does not match "row-12"
     state = data.get("state") or {}
-    return any(
-        isinstance(value, str) and label in value and done in value for value in state.values()
-    )
+    for value in state.values():
+        if not isinstance(value, str) or label not in value:
+            continue
+        for row in value.split('<div class="bg-row"')[1:]:
+            if label in row and row.startswith(' data-state="done"'):
+                return True
+    return False

@@ -6,6 +6,7 @@ IPython and ipywidgets are imported only when the extension is loaded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["load_ipython_extension", "unload_ipython_extension"]
@@ -39,10 +40,7 @@ def load_ipython_extension(ipython: Any) -> None:
     """
     if id(ipython) in _loaded:
         return
-    from .._group import Tasks
-    from .._handle import Handle
-    from .._output import capture_output
-    from .._task import Task
+    from .. import Handle, Task, Tasks, capture_output
     from .history import History
     from .kernel import Session
     from .magics import BackgroundMagics
@@ -57,10 +55,16 @@ def load_ipython_extension(ipython: Any) -> None:
     session.install()
     magics = BackgroundMagics(ipython, session, history)
     ipython.register_magics(magics)
-    formatter = ipython.display_formatter.mimebundle_formatter
-    previous = {cls: formatter.for_type(cls, session.bundle) for cls in (Task, Tasks, Handle)}
+    # in a kernel the session displays the table itself, with a display id (see show_object)
+    formatters = ipython.display_formatter
+    show: Callable[[Any], object]
+    if session.widgets:
+        formatter, show = formatters.ipython_display_formatter, session.show_object
+    else:
+        formatter, show = formatters.mimebundle_formatter, session.bundle
+    previous = {cls: formatter.for_type(cls, show) for cls in (Task, Tasks, Handle)}
     capture_output()
-    _loaded[id(ipython)] = (session, history, magics, previous)
+    _loaded[id(ipython)] = (session, history, magics, formatter, previous)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -68,11 +72,10 @@ def unload_ipython_extension(ipython: Any) -> None:
     state = _loaded.pop(id(ipython), None)
     if state is None:
         return
-    from .._output import release_output
+    from .. import release_output
 
-    session, history, magics, previous = state
+    session, history, magics, formatter, previous = state
     release_output()
-    formatter = ipython.display_formatter.mimebundle_formatter
     for cls, old in previous.items():
         formatter.pop(cls, None)
         if old is not None:

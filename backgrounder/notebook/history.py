@@ -6,10 +6,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-from .._events import EventKind, TaskEvent, subscribe
-from .._state import TaskState
-from .._task import Task
-from .snapshot import GroupSnapshot, Tracker, group_state
+from .. import EventKind, Task, TaskEvent, TaskState, subscribe
+from .snapshot import GroupSnapshot, group_state, snapshot_task
+from .sources import cancel_task
+from .tracker import Tracker
 
 __all__ = ["History"]
 
@@ -60,8 +60,6 @@ class History:
 
     def cancel_all(self) -> int:
         """Cancel every unfinished task; how many were asked to stop."""
-        from .snapshot import cancel_task
-
         return sum(cancel_task(task) for task in self.tasks())
 
     def clear(self) -> int:
@@ -73,12 +71,9 @@ class History:
         return len(finished)
 
     def snapshot(self, limit: int = LIST_LIMIT) -> GroupSnapshot:
-        from .snapshot import snapshot_task
-
         tasks = self.tasks()
-        tracker = Tracker(tasks, window=limit)
-        counts = tracker.counts()
-        rows = tuple(snapshot_task(task) for task in tracker.select())
+        counts, chosen = Tracker(tasks, window=limit).read()
+        rows = tuple(snapshot_task(task) for task in chosen)
         return GroupSnapshot(
             name="Tasks started in this session",
             state=group_state(counts) if tasks else TaskState.DONE,
@@ -86,5 +81,4 @@ class History:
             total=len(tasks),
             counts=counts,
             rows=rows,
-            kind="history",
         )

@@ -10,23 +10,27 @@ cell at once; work started by the cell but not yet running when the cell's code 
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .._events import EventKind, TaskEvent, subscribe
-from .._group import Tasks
-from .._handle import Handle, running_handles, shutdown
+from .. import EventKind, Handle, Task, TaskEvent, Tasks, running_handles, shutdown, subscribe
 from .._hops import running_loop
 from .._loop import at_exit
-from .._task import Task
-from .render import group_html, group_text
-from .snapshot import LooseSource, Tracker
+from .sources import LooseSource
+from .views import TextView, display, set_cell_context, static_bundle
 
-__all__ = ["EXIT_GRACE", "Session"]
+__all__ = ["EXIT_GRACE", "EXIT_NOTE", "Session"]
 
 EXIT_GRACE = 1.5  # seconds unfinished work gets to unwind when the kernel shuts down
+EXIT_NOTE = (
+    "The kernel stopped while this ran: its unfinished tasks were cancelled "
+    "(a sync task's thread may have been still running)."
+)
 # ipykernel 7.4 turns SIGINT into cancelling an async cell through a callback that only runs
 # when the kernel's loop next wakes up: a cell awaiting a 30 s sleep was measured to ignore
 # Interrupt for the whole 30 s. Waking the loop this often while a cell runs bounds that delay.
@@ -35,7 +39,14 @@ _log = logging.getLogger("backgrounder")
 
 
 class Session:
-    """The extension's state for one shell: cell tracking, automatic tables, displays."""
+    """The extension's state for one shell: cell tracking, automatic tables, displays.
+
+    Everything here runs on the kernel's main thread (cell hooks, displays, formatters),
+    except ``_on_event``: work may start on a worker thread (a sync task started with
+    ``start()``), whose context is the cell's. Such work is queued in ``_arrived`` (a
+    deque: appends are thread-safe) and shown from the main thread, at the cell's next
+    ``await`` or at its end.
+    """
 
     def __init__(self, shell: Any) -> None:
         self.shell = shell
@@ -43,9 +54,12 @@ class Session:
         self.kernel = kernel
         self.widgets = kernel is not None and _widgets_available()
         self._cell: object = None  # the running cell's token, None between cells
+        self._context: contextvars.Context | None = None  # a copy of the running cell's
+        self._loop: asyncio.AbstractEventLoop | None = None  # the kernel's, while a cell runs
         self._shown: set[int] = set()  # id() of works shown in the running cell
         self._started: list[Task | Tasks] = []  # works started from the running cell
         self._before: set[int] = set()  # id() of the handles running when the cell began
+        self._arrived: deque[Task | Tasks] = deque()  # started on another thread, to show
         self._unsubscribe: Callable[[], None] | None = None
 
     # -- install / remove --------------------------------------------------------------------
@@ -55,7 +69,8 @@ class Session:
         events.register("pre_run_cell", self._pre_run_cell)
         events.register("post_run_cell", self._post_run_cell)
         self._unsubscribe = subscribe(self._on_event, (EventKind.STARTED,))
-        install_exit_hook()
+        set_cell_context(self.cell_context)
+        at_exit(_at_exit)
 
     def uninstall(self) -> None:
         events = self.shell.events
@@ -70,25 +85,35 @@ class Session:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        set_cell_context(lambda: None)
 
     @property
     def thread_loop(self) -> bool:
         """Whether work must go to the library's loop thread (no loop runs between cells)."""
         return self.kernel is None
 
+    def cell_context(self) -> contextvars.Context | None:
+        """A copy of the running cell's context (for display updates), None between cells."""
+        return self._context if self._cell is not None else None
+
     # -- showing work ------------------------------------------------------------------------
 
     def show(self, work: Task | Tasks | Handle) -> None:
-        """Display the live table (kernel) or the text table (terminal) of ``work`` here."""
+        """Display the live table (kernel) or the text table (terminal) of ``work`` here.
+
+        Work that already ended shows its final static table: no widget is made.
+        """
         if isinstance(work, Handle):
             work = work.work
         self._shown.add(id(work))
-        if self.widgets:
+        if not self.widgets:
+            display(TextView(work))
+        elif work.state.finished:
+            display(static_bundle(TextView(work).snapshot()), raw=True)
+        else:
             from .table import table_for
 
             table_for(work).display()
-        else:
-            display(TextView(work))
 
     def show_table(self, table: Any, task: Task) -> None:
         """Display a ``%background --group`` table, once per cell however many tasks join."""
@@ -99,22 +124,30 @@ class Session:
         if self.widgets:
             table.display()
         else:
-            display(TextView(table if isinstance(table, LooseSource) else table.source))
+            display(TextView(table))
 
     def shown_here(self, work: object) -> bool:
         """True if ``work``'s table was already shown by the running cell."""
         return self._cell is not None and id(work) in self._shown
 
+    def show_object(self, obj: Task | Tasks | Handle) -> None:
+        """How a kernel displays a Task, Tasks or Handle (``display(x)``, a cell's value).
+
+        Registered as IPython's ``ipython_display_formatter``, so that the table goes out
+        with a display id (its display becomes static HTML when the work ends), and a cell
+        whose value is a handle shows the table once, not also as its result.
+        """
+        work = obj.work if isinstance(obj, Handle) else obj
+        if self.shown_here(work):
+            display({"text/plain": repr(obj)}, raw=True)
+            return
+        self.show(work)
+
     def bundle(self, obj: Task | Tasks | Handle) -> dict[str, Any]:
-        """The mime bundle for displaying a Task, Tasks or Handle (the formatter's answer)."""
+        """The mime bundle of a Task, Tasks or Handle where there is no kernel (text)."""
         work = obj.work if isinstance(obj, Handle) else obj
         if self.shown_here(work):
             return {"text/plain": repr(obj)}
-        if self.widgets:
-            from .table import table_for
-
-            self._shown.add(id(work))
-            return table_for(work)._repr_mimebundle_()
         return TextView(work)._repr_mimebundle_()
 
     # -- cells ------------------------------------------------------------------------------
@@ -131,17 +164,16 @@ class Session:
     def _pre_run_cell(self, *_: object) -> None:
         self._shown.clear()
         self._started = []
+        self._arrived.clear()
         self._before = {id(handle) for handle in running_handles()}
+        self._context = contextvars.copy_context()
         self._cell = self._token()
-        if self.kernel is not None:
-            self._keep_awake(self._cell)
+        self._loop = running_loop()
+        if self.kernel is not None and self._loop is not None:
+            self._keep_awake(self._loop, self._cell)
 
-    def _keep_awake(self, cell: object) -> None:
+    def _keep_awake(self, loop: asyncio.AbstractEventLoop, cell: object) -> None:
         """Wake the kernel's loop every ``WAKE_EVERY`` s while this cell runs (see above)."""
-        loop = running_loop()
-        if loop is None:
-            return
-
         def wake() -> None:
             if self._cell is cell and cell is not None:
                 loop.call_later(WAKE_EVERY, wake)
@@ -152,11 +184,19 @@ class Session:
         if self._cell is None:
             return
         try:
+            self._show_arrived()
             self._show_started()
+            if self.widgets:
+                from .table import finish_ended
+
+                # before the execute reply: clients that save the notebook keep only this
+                finish_ended()
         except Exception:
             _log.exception("backgrounder: could not show the work started by this cell")
         finally:
             self._cell = None
+            self._context = None
+            self._loop = None
 
     def _show_started(self) -> None:
         works: list[Task | Tasks] = list(self._started)
@@ -174,26 +214,42 @@ class Session:
             self.show(loose[0])
         elif loose:
             source = LooseSource(f"{len(loose)} tasks started in this cell", loose)
+            for task in loose:
+                self._shown.add(id(task))
             if self.widgets:
                 from .table import LiveTable
 
-                table = LiveTable(source)
-                for task in loose:
-                    self._shown.add(id(task))
-                table.display()
+                LiveTable(source).display()
             else:
                 display(TextView(source))
 
     def _on_event(self, event: TaskEvent) -> None:
-        """A group (or a background task) started from the running cell: show it there now."""
-        if event.kind is not EventKind.STARTED or self._cell is None:
-            return
-        if threading.current_thread() is not threading.main_thread():
+        """A group (or a background task) started from the running cell: show it there."""
+        if self._cell is None:
             return
         work = event.task
         if isinstance(work, Task) and (work.group is not None or not _in_background(work)):
             return
-        if id(work) in self._shown or self._token() != self._cell:
+        if self._token() != self._cell:
+            return
+        if threading.current_thread() is threading.main_thread():
+            self._show_new(work)
+            return
+        # a worker thread (a sync task started with start()): show it from the main thread
+        self._arrived.append(work)
+        loop, context = self._loop, self._context
+        if loop is not None and context is not None:
+            try:
+                loop.call_soon_threadsafe(self._show_arrived, context=context)
+            except RuntimeError:  # the kernel's loop is closed
+                pass
+
+    def _show_arrived(self) -> None:
+        while self._arrived:
+            self._show_new(self._arrived.popleft())
+
+    def _show_new(self, work: Task | Tasks) -> None:
+        if self._cell is None or id(work) in self._shown:
             return
         if not self.widgets:  # terminal: one text table when the cell ends, with the outcome
             if work not in self._started:
@@ -203,38 +259,6 @@ class Session:
             self.show(work)
         except Exception:  # a display problem must never break the run that triggered it
             _log.exception("backgrounder: could not show the table of %s", work.name)
-
-
-class TextView:
-    """Text (and static HTML) of a group, a task or a loose list, for terminals and logs."""
-
-    def __init__(self, work: Task | Tasks | LooseSource) -> None:
-        self.work = work
-
-    def _snapshot(self) -> Any:
-        from .snapshot import GroupSource
-
-        work = self.work
-        if isinstance(work, Tasks):
-            return GroupSource(work).snapshot()
-        if isinstance(work, Task):
-            return LooseSource(work.name, [work]).snapshot()
-        work.tracker = Tracker(work.tasks, work.tracker.window)  # re-read: no events here
-        return work.snapshot()
-
-    def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
-        snap = self._snapshot()
-        return {"text/plain": group_text(snap), "text/html": group_html(snap)}
-
-    def __repr__(self) -> str:
-        return group_text(self._snapshot())
-
-
-def display(obj: object, **kwargs: Any) -> Any:
-    """``IPython.display.display``, imported when first used."""
-    from IPython.display import display as ipython_display
-
-    return ipython_display(obj, **kwargs)  # type: ignore[no-untyped-call]
 
 
 def _in_background(task: Task) -> bool:
@@ -249,18 +273,22 @@ def _widgets_available() -> bool:
     return True
 
 
-def install_exit_hook() -> None:
-    """At exit, cancel unfinished work and give it ``EXIT_GRACE`` to run its ``finally``.
+def _at_exit() -> None:
+    """At exit, cancel unfinished work, give it ``EXIT_GRACE`` to run its ``finally``, then
+    turn every live table static, saying the kernel stopped.
 
     The core's own hook waits up to 10 s for work to end by itself, which suits scripts but
     keeps a kernel from restarting promptly. Exit hooks run last-registered first, so ours
     runs before the core's and leaves it nothing to do.
     """
-    at_exit(_at_exit)
+    from . import table
 
-
-def _at_exit() -> None:
+    table.exit_note = EXIT_NOTE
     try:
         shutdown(timeout=0, grace=EXIT_GRACE)
     except Exception:
         _log.debug("backgrounder: shutdown at exit failed", exc_info=True)
+    try:
+        table.stop_all(EXIT_NOTE)
+    except Exception:
+        _log.debug("backgrounder: could not end the tables at exit", exc_info=True)

@@ -24,10 +24,11 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from .._handle import Handle
-from .._task import Task
+from .. import Handle, Task
 from .history import History
 from .kernel import Session
+from .sources import LooseSource, cancel_task
+from .views import display, static_bundle
 
 __all__ = ["BackgroundMagics", "parse_call", "split_words"]
 
@@ -181,15 +182,13 @@ def split_options(words: list[str]) -> tuple[list[str], list[str]]:
 class BackgroundMagics(Magics):
     """The magics; they share the extension's session (displays) and history (%tasks)."""
 
+    shell: Any  # IPython types it Optional; a registered Magics always has its shell
+
     def __init__(self, shell: Any, session: Session, history: History) -> None:
         super().__init__(shell)
         self.session = session
         self.history = history
         self._groups: dict[str, Any] = {}
-
-    @property
-    def _shell(self) -> Any:
-        return self.shell
 
     @magic_arguments()
     @argument("--name", help="the name shown in the table (default: the call, or the cell)")
@@ -223,7 +222,7 @@ class BackgroundMagics(Magics):
         options, rest = split_options(split_words(line, magic))
         if cell is None:
             opts = self._parse_options(magic, [*options, *rest[:1]])
-            func, args, kwargs = parse_call(rest, self._shell.user_ns, magic)
+            func, args, kwargs = parse_call(rest, self.shell.user_ns, magic)
         else:
             if rest:
                 raise UsageError(
@@ -250,8 +249,7 @@ class BackgroundMagics(Magics):
         table = None
         self.history.add(task)
         if group is not None:
-            table = self._group_table(group)
-            table.add(task)
+            table = self._group_table(group, task)
         handle = task.start(thread_loop=thread_loop or self.session.thread_loop)
         try:
             if table is not None:
@@ -262,24 +260,29 @@ class BackgroundMagics(Magics):
             print(f"backgrounder: could not show the table: {exc}")
         return handle
 
-    def _group_table(self, name: str) -> Any:
-        from .snapshot import LooseSource
+    def _group_table(self, name: str, task: Task) -> Any:
+        """The table of the named group, with ``task`` in it.
 
+        A live table takes the task in; one whose tasks all ended is static, so the task
+        starts a new table (shown in this cell) rather than reviving the old one. In a
+        terminal the group is a list of tasks, shown as text.
+        """
         table = self._groups.get(name)
-        if table is None:
-            source = LooseSource(name)
-            if self.session.widgets:
-                from .table import LiveTable
+        if self.session.widgets:
+            from .table import LiveTable
 
-                table = LiveTable(source)
-            else:
-                table = source
-            self._groups[name] = table
+            if table is None or not table.add(task):
+                table = LiveTable(LooseSource(name, [task]))
+        elif table is None:
+            table = LooseSource(name, [task])
+        else:
+            table.add(task)
+        self._groups[name] = table
         return table
 
     def _cell_function(self, cell: str) -> Callable[..., Any]:
         """The cell as a function: sync (run in a thread) unless it uses ``await``."""
-        shell = self._shell
+        shell = self.shell
         source = shell.transform_cell(cell)
         try:
             tree = ast.parse(source)
@@ -344,8 +347,6 @@ class BackgroundMagics(Magics):
         if opts.action is None:
             if opts.target is not None:
                 raise UsageError(f"%tasks: unexpected `{opts.target}`; use %tasks cancel ID|all")
-            from .kernel import display
-
             display(HistoryView(self.history))
             return
         if opts.action == "clear":
@@ -362,8 +363,6 @@ class BackgroundMagics(Magics):
         task = self.history.get(int(target))
         if task is None:
             raise UsageError(f"%tasks: no task #{target} in this session; %tasks lists them")
-        from .snapshot import cancel_task
-
         if cancel_task(task):
             print(f"cancelled #{task.id} {task.name}")
         else:
@@ -377,7 +376,4 @@ class HistoryView:
         self.history = history
 
     def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
-        from .render import group_html, group_text
-
-        snap = self.history.snapshot()
-        return {"text/plain": group_text(snap), "text/html": group_html(snap)}
+        return static_bundle(self.history.snapshot())

@@ -1,18 +1,23 @@
-"""Text and static HTML renderings of snapshots: the terminal view and the saved-notebook view.
+"""Text and HTML renderings of snapshots: pure functions, for the live and the static table.
 
 Everything a task supplies (name, arguments, result, error, traceback, output) goes through
 ``html.escape`` here before it becomes HTML; no other module builds HTML from task text.
+Both renderings carry the same stable hooks (tests, user CSS): ``bg-table`` on the root,
+``bg-header`` on the header, ``bg-row`` with ``data-state`` and ``data-id`` on each row.
 """
 
 from __future__ import annotations
 
 from html import escape
 
-from .._state import TaskState
+from .. import TaskState
 from .snapshot import GroupSnapshot, RowSnapshot
 
 __all__ = [
+    "BAR_ORDER",
     "MARKS",
+    "ROW_PX",
+    "details_html",
     "format_elapsed",
     "group_html",
     "group_text",
@@ -20,6 +25,7 @@ __all__ = [
     "row_detail_html",
     "row_html",
     "row_text",
+    "rows_html",
 ]
 
 _PENDING, _RUNNING, _DONE, _FAILED, _CANCELLED = TaskState
@@ -31,7 +37,12 @@ COLORS = {
     _FAILED: "#d93025",
     _CANCELLED: "#e37400",
 }
+# The header's bar: a segment per state, in this order; what is left is pending. Cancelled
+# and failed tasks have segments of their own colour: they never fill the bar as done.
+BAR_ORDER = (_DONE, _FAILED, _CANCELLED, _RUNNING)
+ROW_PX = 26  # height of a row's line, in both renderings; the live table's buttons match it
 _MONO = "font-family:var(--jp-code-font-family,monospace);font-size:12px"
+_GREY = "color:var(--jp-ui-font-color2,#5f6368)"
 
 
 def format_elapsed(seconds: float | None, live: bool = False) -> str:
@@ -114,6 +125,8 @@ def group_text(snap: GroupSnapshot) -> str:
     head = f"{snap.name}: {snap.total} tasks, {_counts_text(snap)}"
     if snap.elapsed is not None:
         head += f" · {format_elapsed(snap.elapsed, live)}"
+    if snap.note:
+        head += f"\n  {snap.note}"
     if snap.error:
         head += f"\n  {snap.error}"
     lines = [head]
@@ -128,21 +141,24 @@ def group_text(snap: GroupSnapshot) -> str:
 
 def _mark_html(state: TaskState) -> str:
     return (
-        f'<span title="{state.value}" style="color:{COLORS[state]};font-weight:bold">'
+        f'<span title="{state.value}" style="flex:none;color:{COLORS[state]};font-weight:bold">'
         f"{MARKS[state]}</span>"
     )
 
 
-def _progress_html(progress: tuple[float, float | None] | None, width: int = 90) -> str:
+def _progress_html(progress: tuple[float, float | None] | None) -> str:
     if progress is None:
         return ""
     fraction = _fraction(progress)
     text = escape(_progress_text(progress))
     if fraction is None:
         return f'<span style="{_MONO}">{text}</span>'
+    # in a narrow table the bar gives way before the figures do
     return (
-        f'<progress value="{fraction:.3f}" max="1" style="width:{width}px;height:10px"></progress>'
-        f' <span style="{_MONO}">{text}</span>'
+        '<span style="display:inline-flex;align-items:center;gap:4px;max-width:100%">'
+        f'<progress value="{fraction:.3f}" max="1" style="flex:0 1 60px;width:60px;'
+        f'min-width:12px;height:10px"></progress><span style="{_MONO};flex:none">{text}</span>'
+        "</span>"
     )
 
 
@@ -154,36 +170,53 @@ def _preview_html(row: RowSnapshot) -> str:
     if row.error is not None:
         return f'<span style="{_MONO};color:{COLORS[_FAILED]}">{escape(row.error)}</span>'
     if row.state is _CANCELLED:
-        return '<span style="color:#80868b">cancelled</span>'
+        still = " (its thread still runs)" if row.thread_alive else ""
+        return f'<span style="{_GREY}">cancelled{still}</span>'
     return ""
 
 
 def _line_html(row: RowSnapshot) -> str:
+    """Mark, name, elapsed time, preview, in one line of ``ROW_PX``.
+
+    When the line is narrow (a 700 px notebook, a file browser open) the name gives way
+    first, down to a few characters with an ellipsis (its full text in the tooltip); the
+    elapsed time keeps its width and the preview up to half the line.
+    """
     live = row.state is _RUNNING
+    name = escape(row.name)
     return (
-        '<div style="display:flex;gap:10px;align-items:baseline;white-space:nowrap;'
-        'overflow:hidden;line-height:22px">'
+        '<div style="display:flex;gap:8px;align-items:center;white-space:nowrap;'
+        f'overflow:hidden;height:{ROW_PX}px;line-height:{ROW_PX}px">'
         f"{_mark_html(row.state)}"
-        f'<span style="{_MONO};min-width:16em;max-width:32em;overflow:hidden;'
-        f'text-overflow:ellipsis" title="{escape(row.name)}">{escape(row.name)}</span>'
-        f'<span style="{_MONO};min-width:6em;text-align:right;color:#5f6368">'
+        f'<span style="{_MONO};flex:1 1 0;min-width:5em;overflow:hidden;'
+        f'text-overflow:ellipsis" title="{name}">{name}</span>'
+        f'<span style="{_MONO};{_GREY};flex:none;min-width:3.5em;text-align:right">'
         f"{escape(format_elapsed(row.elapsed, live))}</span>"
-        f'<span style="overflow:hidden;text-overflow:ellipsis">{_preview_html(row)}</span>'
+        '<span style="flex:0 1 auto;max-width:60%;min-width:0;overflow:hidden;'
+        f'text-overflow:ellipsis">{_preview_html(row)}</span>'
         "</div>"
     )
 
 
 def _row_open(row: RowSnapshot) -> str:
-    """A row's root: ``bg-row`` and ``data-state`` are stable hooks (tests, user CSS)."""
-    return f'<div class="bg-row" data-state="{row.state.value}">'
+    return f'<div class="bg-row" data-state="{row.state.value}" data-id="{row.id}">'
 
 
-def row_html(row: RowSnapshot, detail: str = "") -> str:
-    """The row as the live table shows it (name, state mark, elapsed, preview), then ``detail``.
+def row_html(row: RowSnapshot) -> str:
+    """The row as the live table shows it: one line, exactly ``ROW_PX`` high."""
+    return f"{_row_open(row)}{_line_html(row)}</div>"
 
-    ``detail`` is the row's expanded part (``row_detail_html``), already HTML.
-    """
-    return f"{_row_open(row)}{_line_html(row)}{detail}</div>"
+
+# In a widget, the HTML sits in a flex item that never gets narrower than its content: with
+# its inline size contained, the rows take the width they are given (at 700 px the names
+# gave way to nothing and the elapsed times and progress were cut off instead).
+_CONTAINED = "contain:inline-size;width:100%"
+
+
+def rows_html(rows: tuple[RowSnapshot, ...]) -> str:
+    """Every row of the live table's window, one after the other (one widget's value)."""
+    body = "".join(row_html(row) for row in rows)
+    return f'<div class="bg-rows" style="{_CONTAINED}">{body}</div>'
 
 
 def _pre(text: str) -> str:
@@ -203,24 +236,63 @@ def row_detail_html(row: RowSnapshot) -> str:
         note = f"[{row.output_dropped} earlier characters dropped]\n" if row.output_dropped else ""
         parts.append(_pre(note + row.output))
     if not parts:
-        parts.append('<div style="margin-left:24px;color:#80868b">no output</div>')
+        parts.append(f'<div style="margin-left:24px;{_GREY}">no output</div>')
     return "".join(parts)
 
 
+def details_html(rows: tuple[RowSnapshot, ...]) -> str:
+    """The live table's details panel: each expanded row's name, traceback and output."""
+    if not rows:
+        return ""
+    parts = [
+        f'<div class="bg-details" data-id="{row.id}" data-state="{row.state.value}">'
+        f'<div style="{_MONO};font-weight:bold;margin-top:4px">{_mark_html(row.state)} '
+        f"#{row.id} {escape(row.name)}</div>{row_detail_html(row)}</div>"
+        for row in rows
+    ]
+    return "".join(parts)
+
+
+def _bar_html(snap: GroupSnapshot) -> str:
+    """The group's bar: one coloured segment per state (``BAR_ORDER``), pending left grey."""
+    total = snap.total
+    segments = ""
+    if total:
+        for state in BAR_ORDER:
+            count = snap.counts[state]
+            if count:
+                width = 100.0 * count / total
+                segments += (
+                    f'<span title="{count} {state.value}" style="display:block;height:100%;'
+                    f'width:{width:.2f}%;background:{COLORS[state]}"></span>'
+                )
+    return (
+        '<span class="bg-bar" style="display:flex;flex:none;width:120px;height:8px;'
+        "border-radius:4px;overflow:hidden;background:var(--jp-layout-color3,#dadce0)"
+        f'">{segments}</span>'
+    )
+
+
 def header_html(snap: GroupSnapshot, live: bool | None = None) -> str:
-    """Name, counts per state, group progress bar, total elapsed."""
+    """Name, bar, done/total, counts per state, total elapsed; then a note, an error, and
+    how many rows the window leaves out. It wraps rather than cutting anything."""
     live = snap.state is _RUNNING if live is None else live
     counts = " ".join(
-        f'<span style="margin-right:8px">{_mark_html(s)} {snap.counts[s]} {s.value}</span>'
+        f'<span style="white-space:nowrap">{_mark_html(s)} {snap.counts[s]} {s.value}</span>'
         for s in TaskState
         if snap.counts[s]
     )
-    fraction = snap.finished / snap.total if snap.total else 1.0
     elapsed = format_elapsed(snap.elapsed, live) if snap.elapsed is not None else ""
+    name = escape(snap.name)
     hidden = (
-        f'<div style="color:#80868b">showing {len(snap.rows)} of {snap.total} tasks '
+        f'<div style="{_GREY}">showing {len(snap.rows)} of {snap.total} tasks '
         "(running and failed first, then the most recent)</div>"
         if snap.hidden
+        else ""
+    )
+    note = (
+        f'<div class="bg-note" style="color:{COLORS[_CANCELLED]}">{escape(snap.note)}</div>'
+        if snap.note
         else ""
     )
     error = (
@@ -229,24 +301,26 @@ def header_html(snap: GroupSnapshot, live: bool | None = None) -> str:
         else ""
     )
     return (
-        '<div style="display:flex;gap:12px;align-items:center;flex-wrap:wrap">'
-        f"{_mark_html(snap.state)}<b>{escape(snap.name)}</b>"
-        f'<progress value="{fraction:.3f}" max="1" style="width:140px;height:10px"></progress>'
-        f'<span style="{_MONO}">{snap.finished}/{snap.total}</span>'
-        f"<span>{counts}</span>"
-        f'<span style="{_MONO};color:#5f6368">{escape(elapsed)}</span>'
-        f"</div>{error}{hidden}"
+        f'<div style="{_CONTAINED}"><div style="display:flex;gap:4px 10px;align-items:center;'
+        'flex-wrap:wrap;min-width:0">'
+        f'<span style="display:flex;gap:6px;align-items:center;min-width:0;max-width:100%">'
+        f"{_mark_html(snap.state)}"
+        f'<b style="overflow:hidden;text-overflow:ellipsis;white-space:nowrap" title="{name}">'
+        f"{name}</b></span>"
+        f"{_bar_html(snap)}"
+        f'<span style="{_MONO};white-space:nowrap">{snap.counts[_DONE]}/{snap.total}</span>'
+        f'<span style="display:flex;gap:8px;flex-wrap:wrap">{counts}</span>'
+        f'<span style="{_MONO};{_GREY};white-space:nowrap">{escape(elapsed)}</span>'
+        f"</div>{note}{error}{hidden}</div>"
     )
 
 
-# What the widget table's boxes add around the same HTML (ipywidgets' 2 px margins, a 28 px
-# header line, 24 px buttons per row, 13 px text), so that a table swapped for its static
-# rendering does not visibly jump.
-# (padding, not vertical margins: those of adjacent rows would collapse into one)
+# What the widget table's boxes add around the same HTML (a 28 px header line, ROW_PX rows,
+# 13 px text), so that a table swapped for its static rendering does not visibly jump.
 _HEAD = "margin:0 2px;padding:2px 0;min-height:28px;display:flex;align-items:center"
-_BOX = "margin:0 2px;padding:2px 0;min-height:24px;display:flex;align-items:center"
+_BOX = "margin:0 2px;display:flex;align-items:center"
 _CHIP = (
-    "margin-left:auto;padding:0 10px;height:24px;line-height:24px;font-size:13px;"
+    "margin-left:auto;padding:0 10px;height:22px;line-height:22px;font-size:12px;"
     "color:var(--jp-ui-font-color1,#333);background:var(--jp-layout-color2,#eee);"
     "flex:none;cursor:pointer"
 )
@@ -254,33 +328,33 @@ _CHIP = (
 
 def _static_row_html(row: RowSnapshot) -> str:
     """A row of the static table: the same line, its details behind a ``<summary>`` toggle."""
+    line = f'<div style="flex:1 1 auto;min-width:0;overflow:hidden">{_line_html(row)}</div>'
     if not row.has_details:
-        return f'{_row_open(row)}<div style="{_BOX}">{_line_html(row)}</div></div>'
+        return f'{_row_open(row)}<div style="{_BOX}">{line}</div></div>'
     return (
-        f'{_row_open(row)}<details style="margin:0 2px;padding:2px 0">'
-        f'<summary style="{_BOX};margin:0;padding:0;list-style:none;cursor:pointer" '
+        f'{_row_open(row)}<details style="margin:0 2px">'
+        f'<summary style="{_BOX};margin:0;list-style:none;cursor:pointer" '
         'title="traceback and output">'
-        f'<div style="flex:1 1 auto;min-width:0;overflow:hidden">{_line_html(row)}</div>'
-        f'<span style="{_CHIP}">☰ details</span></summary>'
+        f'{line}<span style="{_CHIP}">☰ details</span></summary>'
         f"{row_detail_html(row)}</details></div>"
     )
 
 
 def group_html(snap: GroupSnapshot) -> str:
-    """A static table (a finished group's display, nbconvert, GitHub, a saved notebook).
+    """A static table (an ended table's display, nbconvert, GitHub, a saved notebook).
 
     It looks like the widget table (same header, same row lines) without the buttons:
     tracebacks and output are one click away in ``<details>``, which needs no kernel.
     """
     rows = "".join(_static_row_html(row) for row in snap.rows)
     more = (
-        f'<div style="margin:2px;color:#80868b">… {snap.hidden} more not shown</div>'
+        f'<div style="margin:2px;{_GREY}">… {snap.hidden} more not shown</div>'
         if snap.hidden
         else ""
     )
     return (
         '<div class="bg-table bg-static backgrounder-table" style="width:100%;font-size:13px">'
-        f'<div class="bg-header" style="{_HEAD}"><div style="flex:1 1 auto">'
+        f'<div class="bg-header" style="{_HEAD}"><div style="flex:1 1 auto;min-width:0">'
         f"{header_html(snap)}</div></div>"
         f'<div class="bg-rows">{rows}</div>{more}</div>'
     )

@@ -1,12 +1,24 @@
-"""The live status table: one ipywidgets view per group, redrawn from snapshots by one writer.
+"""The live status table: widgets made equal to a pure view of the work at each redraw.
 
-Events (from any thread) only fold into the source's tracker and mark the table dirty. One
-writer, a timer on the library's loop thread, redraws at most ``INTERVAL`` apart and sends
-only the widget values that changed, within a message budget: IOPub drops messages past
-about 1,000 queued and jupyter_server allows 1,000/s (DESIGN.md), so the budget, not the
-number of tasks, bounds what a table sends. The loop thread keeps turning while a sync cell
-blocks the kernel's loop, so the table stays live then too. Comm sends are thread-safe;
-traitlets are not, hence a single writer per widget.
+Threads and locks:
+
+- Events come from any thread (the loop that runs async tasks, worker threads for sync
+  ones). ``_on_event`` folds each into the source (O(1)) and notes how urgent the news is
+  (``_news``, under ``_news_lock``); the first news since the last redraw schedules one.
+- The writer is the library's loop thread (``loop_thread``): it keeps turning while a sync
+  cell blocks the kernel's loop, so the table stays live then too. A redraw reads a
+  snapshot, computes ``table_view`` and sets only the widget values that differ from what
+  was last sent. The pacer (``pacing.py``) says when the next redraw is due.
+- Ending a table (static HTML, widgets closed) also happens on the kernel's main thread,
+  at the end of a cell (``finish_ended``) and at kernel exit (``stop_all``). ``_lock``
+  (re-entrant) is held by whoever writes widgets or swaps the source, so each widget has
+  one writer at a time (traitlets have no locks; comm sends are thread-safe).
+- Button clicks run on the main thread: they act on the task and note news, never draw.
+
+What a redraw sends is bounded whatever the number of tasks: the header, all rows' text
+(one HTML widget for the whole window), the details panel, "Cancel all", and the rows'
+Cancel buttons whose enabled state changed (running rows come first in a big table, so a
+redraw flips few of them); every changed row is brought up to date in the same redraw.
 """
 
 from __future__ import annotations
@@ -16,586 +28,532 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import ipywidgets as w
-from ipywidgets.widgets.widget_bool import ToggleButtonStyle
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from .._events import EventKind, TaskEvent
+from .. import Task, TaskEvent, Tasks, TaskState
 from .._loop import loop_thread
-from .._state import TaskState
-from .._task import Task
-from .render import group_html, group_text, header_html, row_detail_html, row_html
-from .snapshot import (
-    WINDOW,
-    FinalSource,
-    GroupSnapshot,
-    GroupSource,
-    LooseSource,
-    RowSnapshot,
-    cancel_task,
-)
+from .pacing import Pacer, Urgency
+from .render import ROW_PX
+from .snapshot import GroupSnapshot
+from .sources import FinalSource, GroupSource, LooseSource, Source, cancel_task
+from .view import TableView, table_view
+from .views import cell_context, display, static_bundle
 
-__all__ = ["BURST", "FILL_ROWS", "INTERVAL", "RATE", "WINDOW_SLOTS", "LiveTable", "table_for"]
+__all__ = ["LiveTable", "finish_ended", "live_tables", "stop_all", "table_for"]
 
-INTERVAL = 0.1  # seconds between redraws at most (~10 per second)
-RATE = 10.0  # widget updates per second a table may send on average...
-BURST = 10.0  # ...and at once
-HEADER_EVERY = 0.5  # the header (counts, elapsed) is resent at most this often while live
-WINDOW_SLOTS = WINDOW  # rows a table shows at most (its widgets are reused as tasks come and go)
-# rows given widgets per redraw while the work runs: 30 widgets, about 3 ms (0.1 ms each,
-# measured), so a redraw on the loop thread never holds the GIL long; the window of 50 rows
-# fills in half a second, and the final redraw makes whatever is still missing at once
-FILL_ROWS = 10
-ELAPSED_EVERY = 1.0  # a running table with nothing else new redraws this often (elapsed)
 _log = logging.getLogger("backgrounder")
 _RUNNING = TaskState.RUNNING
-_QUEUED, _STARTED, _FINISHED = EventKind.QUEUED, EventKind.STARTED, EventKind.FINISHED
+_CHANGE, _TICK = Urgency.CHANGE, Urgency.TICK
+EXIT_LOCK_WAIT = 1.0  # seconds the exit hook waits for a redraw in progress
+FILL_ROWS = 10  # rows given their buttons per redraw while the work runs (see _resize)
+exit_note: str | None = None  # set when the kernel stops: every table ending then says so
 
-Source = GroupSource | LooseSource
 
+class _Pool:
+    """Layouts and styles shared by every open table: one comm each, not one per widget.
 
-class _Shared:
-    """Layouts and styles shared by every table and row: one comm each, made once.
-
-    Every widget otherwise gets a Layout (and a style) of its own, each a widget with a
-    comm: a table's header alone went from 1.6 ms to 0.5 ms to build by sharing them.
-    They are never closed by a table, and are made again if something closed them.
+    Made when the first table opens and closed when the last one closes, so that no
+    widget stays open once every table has ended.
     """
 
     def __init__(self) -> None:
-        self.header_layout = w.Layout(flex="1 1 auto")
-        self.cancel_all_layout = w.Layout(width="auto")
-        self.grid_layout = w.Layout(
-            grid_template_columns="minmax(0, 1fr) auto auto", grid_gap="0 6px"
+        self.top = w.Layout(width="100%", align_items="flex-start")
+        self.header = w.Layout(flex="1 1 auto", min_width="0", width="auto")
+        self.cancel_all = w.Layout(width="auto", flex="none", height="28px")
+        self.grid = w.Layout(
+            grid_template_columns="minmax(0, 1fr) auto auto",
+            grid_auto_rows=f"{ROW_PX}px",
+            grid_gap="0 4px",
+            width="100%",
         )
-        self.top_layout = w.Layout(width="100%")
-        self.box_layout = w.Layout()
-        self.row_layout = w.Layout(width="auto", overflow="hidden")
-        self.button_layout = w.Layout(width="auto", height="24px")
+        self.box = w.Layout(width="100%")
+        self.details = w.Layout(width="auto", margin="0 2px")
+        self.button = w.Layout(width="auto", height=f"{ROW_PX - 2}px", margin="1px 0")
         self.html_style = HTMLStyle()
         self.button_style = w.ButtonStyle()
-        self.toggle_style = ToggleButtonStyle()
 
     def widgets(self) -> list[w.Widget]:
         return [value for value in vars(self).values() if isinstance(value, w.Widget)]
 
-    def alive(self) -> bool:
-        return all(widget.comm is not None for widget in self.widgets())
+
+_pool: _Pool | None = None
+_pool_users = 0
+_pool_lock = threading.Lock()  # guards _pool and _pool_users
 
 
-_shared_now: _Shared | None = None
-_shared_lock = threading.Lock()
+def _acquire_pool() -> _Pool:
+    global _pool, _pool_users
+    with _pool_lock:
+        if _pool is None:
+            _pool = _Pool()
+        _pool_users += 1
+        return _pool
 
 
-def _shared() -> _Shared:
-    global _shared_now
-    with _shared_lock:
-        if _shared_now is None or not _shared_now.alive():
-            _shared_now = _Shared()
-        return _shared_now
+def _release_pool() -> None:
+    global _pool, _pool_users
+    with _pool_lock:
+        _pool_users -= 1
+        if _pool_users > 0 or _pool is None:
+            return
+        pool, _pool = _pool, None
+    for widget in pool.widgets():
+        widget.close()
 
 
 class _Slot:
-    """One row of the grid: the row's HTML, a details toggle and a Cancel button.
+    """The buttons of one row position: details (open or close) and Cancel."""
 
-    Made by the writer when a row first needs it, and reused as the window moves.
-    """
-
-    def __init__(self, table: LiveTable, shared: _Shared, row: RowSnapshot) -> None:
-        self.task = row.task  # for the buttons; None once the table keeps only its snapshot
-        self.id: int | None = row.id
-        self.state: TaskState | None = row.state
-        self.sent_at = 0.0
-        # classes given at construction ride in the comm_open; add_class() would cost an
-        # update message per widget (52 of 73 messages while a 10,000-task table ran)
-        self.html = w.HTML(
-            value=row_html(row),
-            layout=shared.row_layout,
-            style=shared.html_style,
-            _dom_classes=("bg-cell",),
-        )
-        self.details = w.ToggleButton(
-            value=False,
-            description="details",
-            tooltip="traceback and output",
+    def __init__(self, table: LiveTable, index: int, pool: _Pool, cancellable: bool) -> None:
+        # classes given at construction ride in the comm_open (no update message each)
+        self.details = w.Button(
             icon="list",
-            disabled=not row.has_details,
-            layout=shared.button_layout,
-            style=shared.toggle_style,
+            tooltip="traceback and output",
+            layout=pool.button,
+            style=pool.button_style,
+            _dom_classes=("bg-details-button",),
         )
         self.cancel = w.Button(
             description="Cancel",
-            tooltip="cancel this task",
             icon="stop",
-            disabled=row.state.finished,
-            layout=shared.button_layout,
-            style=shared.button_style,
+            tooltip="cancel this task",
+            disabled=not cancellable,
+            layout=pool.button,
+            style=pool.button_style,
+            _dom_classes=("bg-cancel",),
         )
-        self.details.observe(self._toggled, names="value")
-        self.cancel.on_click(self._clicked)
-        self._table = table
+        self.details.on_click(partial(table._toggle_row, index))
+        self.cancel.on_click(partial(table._cancel_row, index))
 
     def widgets(self) -> list[w.Widget]:
-        return [self.html, self.details, self.cancel]
-
-    # Frontend callbacks run on the kernel's main thread: they act and mark dirty, never draw.
-    def _toggled(self, change: dict[str, Any]) -> None:
-        tid = self.id
-        if tid is not None:
-            self._table._expanded[tid] = bool(change["new"])
-            self._table.mark_dirty()
-
-    def _clicked(self, _: object) -> None:
-        task = self.task
-        if task is not None:
-            cancel_task(task)
-            self._table.mark_dirty()
+        return [self.details, self.cancel]
 
 
 class LiveTable:
     """A live table for a ``Tasks`` group or a list of loose tasks (see ``table_for``).
 
-    Building it makes only the header: row widgets cost about 0.1 ms each (traitlets and
-    the comm's opening state), 150 for a full window, so the writer makes them when rows
-    first need them, one redraw interval after the table is made, off the thread that runs
-    the group. A group that ends sooner gets its rows drawn once, finished.
+    It shows its work until the work ends, then each of its displays becomes the final
+    static HTML, its widgets are closed and it keeps only its last snapshot.
     """
 
-    def __init__(self, source: Source, *, loop: Any = None) -> None:
-        self.source: Source | FinalSource = source
-        self.messages = 0  # widget updates sent by the writer (what the budget counts)
-        self._loop = loop
-        self._lock = threading.Lock()  # the source is swapped under it (final / run again)
-        self._expanded: dict[int, bool] = {}
-        self._dirty = False
-        self._armed = False
-        self._final = False
-        self._closed = False
-        self._live = False  # the last redraw showed running tasks (their elapsed times tick)
-        self._timer: Any = None
+    def __init__(self, source: Source) -> None:
+        self.source: Source = source
+        self.redraws = 0  # how many redraws sent something (benchmarks, tests)
+        self.messages = 0  # widget messages the redraws sent (updates and comm openings)
+        self._lock = threading.RLock()  # see the module: the widgets' single writer
+        self._news: Urgency | None = None  # the most urgent news not drawn yet
+        self._news_lock = threading.Lock()
+        self._timer: Any = None  # the writer's next redraw (an asyncio TimerHandle)
         self._timer_at = 0.0
-        self._last_tick = time.monotonic()  # the first redraw comes one interval from now
-        self._header_at = 0.0
-        self._tokens = BURST
-        self._refilled = time.monotonic()
-        self._idle = threading.Event()
+        self._pacer = Pacer(time.monotonic())
+        self._expanded: frozenset[int] = frozenset()  # ids of the rows opened by "details"
         self._displays: list[tuple[Any, contextvars.Context]] = []
+        self._closed = False
         self._reported = False
-        self._shared = shared = _shared()
+        self._live_states: set[TaskState] = set()  # the states of the rows last drawn
+        self._idle = threading.Event()
+        self._pool = _acquire_pool()
         self._slots: list[_Slot] = []
-
-        # a group's tracker, noting its tasks' events (GroupSource.update, without the hops)
-        self._note = source.tracker.update if isinstance(source, GroupSource) else None
-        self._ready = False
+        self._intake = source.update
         self._unsubscribe = source.subscribe(self._on_event)
-        source.refresh()  # after subscribing: no event can fall in between
         snap = source.snapshot()
+        view = table_view(snap)
+        pool = self._pool
         self.header = w.HTML(
-            value=header_html(snap),
-            layout=shared.header_layout,
-            style=shared.html_style,
+            value=view.header,
+            layout=pool.header,
+            style=pool.html_style,
             _dom_classes=("bg-header",),
         )
         self.cancel_all = w.Button(
             description="Cancel all",
             icon="stop",
             tooltip="cancel every unfinished task of this table",
-            disabled=snap.state.finished,
-            layout=shared.cancel_all_layout,
-            style=shared.button_style,
+            disabled=not view.cancel_all,
+            layout=pool.cancel_all,
+            style=pool.button_style,
+            _dom_classes=("bg-cancel-all",),
         )
         self.cancel_all.on_click(self._cancel_all)
-        self.grid = w.GridBox(
-            [],
-            layout=shared.grid_layout,
+        # the rows' text spans the grid's first column, one ROW_PX track per row; the
+        # buttons fill the other two columns in order, so each lines up with its row
+        self.rows = w.HTML(
+            value="",
+            layout=w.Layout(grid_row="1 / span 1", grid_column="1", margin="0 2px"),
+            style=pool.html_style,
+            _dom_classes=("bg-cell",),
         )
-        self._top = w.HBox([self.header, self.cancel_all], layout=shared.top_layout)
-        # "bg-table": a stable hook (tests, user CSS), as in group_html
+        self.details = w.HTML(value="", layout=pool.details, style=pool.html_style)
+        self.grid = w.GridBox([self.rows], layout=pool.grid)
+        self._top = w.HBox([self.header, self.cancel_all], layout=pool.top)
         self.widget = w.VBox(
-            [self._top, self.grid], layout=shared.box_layout, _dom_classes=("bg-table",)
+            [self._top, self.grid, self.details],
+            layout=pool.box,
+            _dom_classes=("bg-table", "bg-live"),
         )
-        self._group = isinstance(source, GroupSource)  # a group's final table is static HTML
-        self._ready = True
-        if source.ended:
-            self._final = True
-        self.mark_dirty()
+        # rows and their buttons come at the first redraw, on the writer: a group that
+        # ends within one interval never makes them
+        self._shown = TableView(view.header, "", "", (), (), view.cancel_all, False)
+        self.messages = 0
+        with _live_lock:
+            _live.add(self)
+        self._note(Urgency.FINAL if source.ended else Urgency.CHANGE)
 
     # -- what the extension uses -------------------------------------------------------------
 
     @property
-    def loop(self) -> Any:
-        if self._loop is None:
-            self._loop = loop_thread.loop
-        return self._loop
+    def closed(self) -> bool:
+        """The work ended (or the table was closed): only the static HTML is left."""
+        return self._closed
 
     def snapshot(self) -> GroupSnapshot:
         return self.source.snapshot()
 
-    def add(self, task: Task) -> None:
-        """Show one more loose task (``%background --group``)."""
-        source = self.source
-        if isinstance(source, LooseSource):
-            source.add(task)
+    def add(self, task: Task) -> bool:
+        """Show one more loose task (``%background --group``); False if the table ended."""
+        with self._lock:
+            if self._closed or not self.source.add(task):
+                return False
             self._idle.clear()
-            self.mark_dirty()
-
-    @property
-    def static(self) -> bool:
-        """A group's table whose final redraw is out: it stays as it is until a re-run.
-
-        Its displays then hold only the static HTML (and text): a notebook saved then and
-        reopened without its kernel shows the table, where the widget mimetype would show
-        "Loading widget..." (JupyterLab prefers it even when its model is gone). Loose
-        tables (``%background``) stay widgets: more tasks may join them at any time.
-        """
-        return self._group and isinstance(self.source, FinalSource)
+        self._note(Urgency.CHANGE)
+        return True
 
     def display(self) -> None:
-        """Show the table in the current cell (call on the kernel's main thread).
+        """Show the table in the current cell (on the kernel's main thread).
 
-        Always the live widget: a group shown when it (re)starts must follow the run even if
-        the table has not yet heard of the new run. A table that has nothing left to draw
-        gets one more final redraw, which turns this display into the static HTML.
+        While the work runs: the widget, with the text and static HTML alongside (what a
+        client that knows no widgets shows). An ended table shows its static HTML only.
         """
-        from .kernel import display
+        with self._lock:
+            if self._closed:
+                display(static_bundle(self.source.snapshot()), raw=True)
+                return
+            bundle: dict[str, Any] = dict(self.widget._repr_mimebundle_() or {})
+            bundle.update(static_bundle(self.source.snapshot()))
+            handle = display(bundle, raw=True, display_id=True)
+            if handle is not None:
+                self._displays.append((handle, contextvars.copy_context()))
 
-        handle = display(self.live_bundle(), raw=True, display_id=True)
-        if handle is not None:
-            self._displays.append((handle, contextvars.copy_context()))
-        if self.static:
-            self._final = True
-            self.mark_dirty()
+    def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
+        snap = self.source.snapshot()
+        if self._closed:
+            return static_bundle(snap)
+        bundle: dict[str, Any] = dict(self.widget._repr_mimebundle_() or {})
+        bundle.update(static_bundle(snap))
+        return bundle
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until the work ended and the final redraw was sent (tests, benchmarks)."""
+        """Wait until the work ended and the final table was drawn (tests, benchmarks)."""
         return self._idle.wait(timeout)
 
     def flush(self, timeout: float = 10.0) -> None:
-        """Redraw everything now on the writer thread and wait for it (tests, benchmarks)."""
+        """Redraw now on the writer thread and wait for it (tests, benchmarks)."""
         done = threading.Event()
 
         def redraw() -> None:
             try:
-                self._redraw(final=True)
+                self._redraw()
             finally:
                 done.set()
 
-        self.loop.call_soon_threadsafe(redraw)
+        loop_thread.loop.call_soon_threadsafe(redraw)
         if not done.wait(timeout):
             raise TimeoutError("the table did not redraw in time")
 
-    def close(self) -> None:
-        """Stop listening, close every widget (layouts and styles too) and let go of the work.
+    def finish(self, note: str | None = None, *, here: bool = True) -> None:
+        """End the table now, on this thread: final static displays, widgets closed.
 
-        ipywidgets keeps every open widget in a registry, so a widget left open keeps its
-        callbacks, hence this table and its group, alive for the life of the kernel.
+        ``here``: update the displays under the caller's context (the running cell's, at
+        the end of a cell) rather than each display's own.
         """
-        self._closed = True
-        self._unsubscribe()
         with self._lock:
-            source = self.source
-            if not isinstance(source, FinalSource):
-                self._note = None
-                self.source = FinalSource(source.snapshot())
-        _forget(self)
-        widgets: list[w.Widget] = [self.widget, self._top, self.grid, self.header, self.cancel_all]
-        for slot in self._slots:
-            slot.task = None
-            widgets += slot.widgets()
-        shared = set(map(id, self._shared.widgets()))
-        for widget in widgets:
-            _close_widget(widget, shared)
-        if self._timer is not None:
-            try:
-                self.loop.call_soon_threadsafe(self._stop_timer)
-            except RuntimeError:  # the loop is closed (interpreter exit)
-                pass
+            if self._closed:
+                return
+            snap = self.source.snapshot()
+            self._end(snap.frozen(note), here=here)
 
-    def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
-        """The static bundle once the group has ended (see ``static``), else the widget's."""
-        if self._group and self.source.ended:
-            return self.static_bundle()
-        return self.live_bundle()
-
-    def static_bundle(self) -> dict[str, Any]:
-        snap = self.source.snapshot()
-        return {"text/plain": group_text(snap), "text/html": group_html(snap)}
-
-    def live_bundle(self) -> dict[str, Any]:
-        """The widget, with the text and static HTML renderings kept in the same output."""
-        bundle: dict[str, Any] = dict(self.widget._repr_mimebundle_() or {})
-        bundle.update(self.static_bundle())
-        return bundle
+    def close(self) -> None:
+        """Stop listening and close the widgets, leaving the displays as they are."""
+        with self._lock:
+            if self._closed:
+                return
+            self._end(self.source.snapshot().frozen(), here=False, update=False)
 
     # -- events (any thread) -------------------------------------------------------------------
 
     def _on_event(self, event: TaskEvent) -> None:
-        kind = event.kind
-        item = event.task
-        note = self._note
-        if note is not None and isinstance(item, Task):  # a group's task: the hot path
-            if kind is _STARTED or kind is _FINISHED:
-                note(item)
-            elif kind is _QUEUED:
-                return  # the group's STARTED already counted every task pending
-            self._dirty = True
-            if not self._armed:
-                self.mark_dirty()
-            return
-        if isinstance(item, Task):
-            self.source.update(event)
-            if kind is _FINISHED and isinstance(self.source, LooseSource) and self.source.ended:
-                self._final = True
-        elif kind is _FINISHED:
-            self.source.update(event)
-            self._final = True
-        elif kind is _STARTED:  # the group (re)starts: before any of its tasks' events
-            with self._lock:
-                source = self.source
-                if isinstance(source, FinalSource):  # run again: follow the new run
-                    self.source = source = GroupSource(item, scan=False)
-                    self._note = source.tracker.update
-                source.update(event)
-            self._idle.clear()
-        self._dirty = True
-        if not self._armed:
-            self.mark_dirty()
+        # the hot path (two or three events per task): one call into the source, and a
+        # note only when no redraw is due yet
+        if self._intake(event) and self.source.ended:
+            self._note(Urgency.FINAL)
+        elif self._news is None or self._news is _TICK:  # an elapsed tick is due: sooner
+            self._note(_CHANGE)
 
-    def mark_dirty(self) -> None:
-        self._dirty = True
-        if self._ready and not self._armed and not self._closed:
-            self._armed = True
-            try:
-                self.loop.call_soon_threadsafe(self._arm)
-            except RuntimeError:  # the loop is closed (interpreter exit)
-                pass
-
-    def _cancel_all(self, _: object) -> None:
-        self.source.cancel()
-        self.mark_dirty()
+    def _note(self, urgency: Urgency) -> None:
+        """Record news; the first since the last redraw (or more urgent) schedules one."""
+        news = self._news
+        if news is not None and news <= urgency:
+            return  # the hot path: a redraw is already due for news as urgent
+        with self._news_lock:
+            news = self._news
+            if news is not None and news <= urgency:
+                return
+            self._news = urgency
+        try:
+            loop_thread.loop.call_soon_threadsafe(self._schedule)
+        except RuntimeError:  # the loop is closed (interpreter exit)
+            pass
 
     # -- the writer (the loop thread only) -----------------------------------------------------
 
-    def _arm(self, delay: float | None = None) -> None:
-        if self._closed:
+    def _schedule(self) -> None:
+        news = self._news
+        if news is None or self._closed:
             return
         now = time.monotonic()
-        at = now + delay if delay is not None else max(now, self._last_tick + INTERVAL)
+        at = self._pacer.due(news, now)
         if self._timer is not None:
             if self._timer_at <= at:
                 return
             self._timer.cancel()
         self._timer_at = at
-        self._timer = self.loop.call_later(at - now, self._tick)
-
-    def _stop_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer = loop_thread.loop.call_later(at - now, self._tick)
 
     def _tick(self) -> None:
         self._timer = None
-        if self._closed:
-            return
-        self._dirty = False
-        final = self._final
-        self._final = False
         try:
-            pending = self._redraw(final)
-            if final and not pending and self._freeze():
-                self._redraw(final)  # sends nothing unless a re-run slipped in between
+            self._redraw(FILL_ROWS)
         except Exception:
-            pending = False
             if not self._reported:
                 self._reported = True
                 _log.exception("backgrounder: the status table failed to redraw")
-        self._last_tick = time.monotonic()
-        if final and not pending:
-            self._update_displays()
-            if self.source.ended:
-                self._idle.set()
-        if pending or self._dirty:
-            self._arm()
+        if self._closed:
             return
-        self._armed = False
-        if self._is_dirty():  # an event came in between: it saw _armed True and left it to us
-            self._armed = True
-            self._arm()
-        elif self._live and not self.source.ended:
-            self._arm(ELAPSED_EVERY)  # keep elapsed times moving; an event brings it forward
+        if len(self._slots) < len(self._shown.ids):
+            self._note(_CHANGE)  # more rows' buttons to make
+        if self._news is not None:
+            self._schedule()
+        elif _RUNNING in self._live_states:
+            self._note(Urgency.TICK)  # keep elapsed times moving; an event brings it forward
 
-    def _is_dirty(self) -> bool:
-        return self._dirty  # read again: another thread may have set it
-
-    def _freeze(self) -> bool:
-        """The group ended and its final redraw is out: keep its snapshot, not its tasks."""
+    def _redraw(self, fill: int | None = None) -> None:
+        """Make the widgets show the view of the work now (``fill``: see ``_resize``)."""
         with self._lock:
-            source = self.source
-            if not isinstance(source, GroupSource) or not source.ended:
-                return False
-            self._note = None
-            self.source = FinalSource(source.snapshot())
-        for slot in self._slots:
-            slot.task = None
-        return True
+            if self._closed:
+                return
+            with self._news_lock:
+                self._news = None
+            snap = self.source.snapshot()
+            if self.source.ended:
+                self._end(snap.frozen(exit_note), here=False)
+                return
+            self._live_states = {row.state for row in snap.rows}
+            sent = self._apply(table_view(snap, self._expanded), fill)
+            self._pacer.spent(sent, time.monotonic())
 
-    def _refill(self, now: float) -> None:
-        self._tokens = min(BURST, self._tokens + (now - self._refilled) * RATE)
-        self._refilled = now
+    def _apply(self, view: TableView, fill: int | None = None) -> int:
+        """Make the widgets show ``view``; how many messages that sent."""
+        shown = self._shown
+        sent = 0
+        # Buttons are disabled before the text says their row ended, and enabled after it
+        # says the row runs: between two messages no ended row has an enabled Cancel. The
+        # text goes before new rows' buttons: a frontend shows it without waiting for them.
+        flips = [
+            (slot.cancel, enabled)  # slots made or dropped below are left out
+            for slot, enabled in zip(self._slots, view.cancellable, strict=False)
+            if slot.cancel.disabled == enabled
+        ]
+        if self.cancel_all.disabled == view.cancel_all:
+            flips.append((self.cancel_all, view.cancel_all))
+        for button, enabled in flips:
+            if not enabled:
+                button.disabled = True
+        if view.header != shown.header:
+            self.header.value = view.header
+            sent += 1
+        if view.rows != shown.rows:
+            self.rows.value = view.rows
+            sent += 1
+        if view.details != shown.details:
+            self.details.value = view.details
+            sent += 1
+        if len(view.ids) != len(self._slots):
+            sent += self._resize(view, fill)
+        for button, enabled in flips:
+            if enabled:
+                button.disabled = False
+        sent += len(flips)
+        self._shown = view
+        self.messages += sent
+        self.redraws += sent > 0
+        return sent
 
-    def _redraw(self, final: bool) -> bool:
-        """Send what changed since the last redraw; True if the budget left changes unsent."""
-        now = time.monotonic()
-        self._refill(now)
-        snap = self.source.snapshot()
-        self._live = snap.counts[_RUNNING] > 0
-        changes: list[tuple[int, float, Callable[[], None]]] = []
-        header = header_html(snap)
-        if header != self.header.value:
-            if final or now - self._header_at >= HEADER_EVERY:
-                changes.append((0, 0.0, lambda: self._set_header(header, now)))
-            else:
-                changes.append((9, 0.0, lambda: None))  # not yet: keep the ticker going
-        ended = snap.state.finished
-        if self.cancel_all.disabled != ended:
-            changes.append((0, 0.0, lambda: setattr(self.cancel_all, "disabled", ended)))
-        if len(self._slots) < len(snap.rows):
-            limit = None if final else FILL_ROWS
-            changes.append((1, 0.0, lambda: self._fill_slots(snap, limit)))
-        for slot, row in zip(self._slots, snap.rows, strict=False):
-            if slot.id == row.id:  # a frozen table's slots get their task back on a re-run
-                slot.task = row.task
-            changes.extend(self._slot_changes(slot, row, now))
-        for slot in self._slots[len(snap.rows) :]:
-            if slot.id is not None:
-                changes.append((1, 0.0, partial(self._clear_slot, slot)))
-        changes.sort(key=lambda change: change[:2])
-        for priority, _, apply in changes:
-            if priority == 9:
-                return True
-            if not final and self._tokens < 1:
-                return True
-            apply()
-        return len(self._slots) < len(snap.rows)  # more rows to make at the next redraw
+    def _resize(self, view: TableView, fill: int | None) -> int:
+        """Button slots for the rows: a new slot opens a comm per button (two widgets).
 
-    def _set_header(self, value: str, now: float) -> None:
-        self._header_at = now
-        self._send(self.header, "value", value)
-
-    def _slot_changes(
-        self, slot: _Slot, row: RowSnapshot, now: float
-    ) -> list[tuple[int, float, Callable[[], None]]]:
-        """The row's content first (state changes before elapsed ticks), then its buttons."""
-        changes: list[tuple[int, float, Callable[[], None]]] = []
-        moved = slot.id != row.id
-        expanded = self._expanded.get(row.id, False)
-        value = row_html(row, row_detail_html(row) if expanded else "")
-        if moved or slot.state is not row.state or slot.html.value != value:
-
-            def content() -> None:  # the Cancel button acts on the row the slot shows
-                slot.task, slot.id, slot.state, slot.sent_at = row.task, row.id, row.state, now
-                if moved and slot.details.value != expanded:
-                    self._send(slot.details, "value", expanded)
-                if slot.html.value != value:
-                    self._send(slot.html, "value", value)
-
-            # a task ending (the news users wait for) before one starting, before elapsed ticks
-            if moved or (slot.state is not row.state and row.state.finished):
-                priority = 1
-            else:
-                priority = 2 if slot.state is not row.state else 4
-            changes.append((priority, slot.sent_at, content))
-        no_details = not row.has_details
-        finished = row.state.finished
-        if slot.details.disabled != no_details or slot.cancel.disabled != finished:
-
-            def controls() -> None:
-                if slot.details.disabled != no_details:
-                    self._send(slot.details, "disabled", no_details)
-                if slot.cancel.disabled != finished:
-                    self._send(slot.cancel, "disabled", finished)
-
-            changes.append((3, slot.sent_at, controls))
-        return changes
-
-    def _clear_slot(self, slot: _Slot) -> None:
-        slot.task = slot.id = slot.state = None
-        self._send(slot.html, "value", "")
-        if not slot.cancel.disabled:
-            self._send(slot.cancel, "disabled", True)
-        if not slot.details.disabled:
-            self._send(slot.details, "disabled", True)
-
-    def _fill_slots(self, snap: GroupSnapshot, limit: int | None) -> None:
-        """Make the slots new rows need (once each: slots are reused as the window moves).
-
-        At most ``limit`` rows per redraw while the work runs, so that no redraw holds the
-        GIL for long. Their comm openings are not charged to the budget: like the header's,
-        they happen once per slot and the window bounds them (150 at most).
+        At most ``fill`` new rows get theirs per redraw while the work runs: 20 widgets,
+        a few ms on the writer, so that a redraw never holds the GIL long while the tasks
+        run (a row's text is complete at once; its buttons follow within a few redraws).
         """
-        rows = snap.rows[len(self._slots) :]
-        if limit is not None:
-            rows = rows[:limit]
-        if not rows:
-            return
-        self._slots += [_Slot(self, self._shared, row) for row in rows]
-        self.messages += 3 * len(rows)  # their comm_open messages
-        self._send(self.grid, "children", [x for slot in self._slots for x in slot.widgets()])
+        want = len(view.ids)
+        old = self._slots
+        sent = 0
+        if want > len(old):
+            count = want if fill is None else min(want, len(old) + fill)
+            made = [_Slot(self, i, self._pool, view.cancellable[i]) for i in range(len(old), count)]
+            self._slots = old + made
+            sent += 2 * len(made)
+        else:
+            self._slots = old[:want]
+            for slot in old[want:]:
+                for widget in slot.widgets():
+                    widget.close()
+        if len(self._slots) != len(old):
+            self.grid.children = [self.rows, *(x for slot in self._slots for x in slot.widgets())]
+            sent += 1
+        span = f"1 / span {max(want, 1)}"
+        if self.rows.layout.grid_row != span:
+            self.rows.layout.grid_row = span
+            sent += 1
+        return sent
 
-    def _send(self, widget: w.Widget, name: str, value: object) -> None:
-        setattr(widget, name, value)
-        self.messages += 1
-        self._tokens -= 1
+    def _end(self, final: GroupSnapshot, *, here: bool, update: bool = True) -> None:
+        """The work ended: displays to the static table, widgets closed, tasks let go."""
+        self._closed = True
+        self.source = FinalSource(final)
+        self._intake = self.source.update  # the old source's method would keep the work
+        self._unsubscribe()
+        self._unsubscribe = _nothing
+        if self._timer is not None:
+            timer, self._timer = self._timer, None
+            try:
+                loop_thread.loop.call_soon_threadsafe(timer.cancel)
+            except RuntimeError:  # the loop is closed (interpreter exit)
+                pass
+        if update:
+            self._update_displays(static_bundle(final), here)
+        self._displays = []
+        for widget in [self.widget, self._top, self.grid, self.header, self.cancel_all]:
+            widget.close()
+        for widget in [self.rows.layout, self.rows, self.details]:
+            widget.close()
+        for slot in self._slots:
+            for widget in slot.widgets():
+                widget.close()
+        self._slots = []
+        _release_pool()
+        _forget(self)
+        self._idle.set()
 
-    def _update_displays(self) -> None:
-        """End each display with the final state: a group's as static HTML only (``static``),
-        a loose table's as its widget with the static HTML refreshed alongside."""
-        if not self._displays:
-            return
-        bundle = self.static_bundle() if self.static else self.live_bundle()
+    def _update_displays(self, bundle: dict[str, Any], here: bool) -> None:
+        running = None if here else cell_context()
         for handle, context in self._displays:
             try:
-                context.run(handle.update, bundle, raw=True)
+                if here:
+                    handle.update(bundle, raw=True)
+                else:
+                    (running or context).run(handle.update, bundle, raw=True)
             except Exception:
                 _log.debug("backgrounder: could not update a table display", exc_info=True)
+            if not here and running is None:
+                with _live_lock:
+                    _between.append((handle, bundle))
+                    del _between[:-BETWEEN_KEPT]
+
+    # -- buttons (the kernel's main thread) ----------------------------------------------------
+
+    def _toggle_row(self, index: int, _: object) -> None:
+        ids = self._shown.ids
+        if index < len(ids) and not self._closed:
+            self._expanded = self._expanded ^ {ids[index]}
+            self._note(Urgency.CHANGE)
+
+    def _cancel_row(self, index: int, _: object) -> None:
+        ids = self._shown.ids
+        if index < len(ids) and not self._closed:
+            task = self.source.find(ids[index])
+            if task is not None:
+                cancel_task(task)
+            self._note(Urgency.CHANGE)
+
+    def _cancel_all(self, _: object) -> None:
+        if not self._closed:
+            self.source.cancel()
+            self._note(Urgency.CHANGE)
 
 
-def _close_widget(widget: w.Widget, shared: set[int]) -> None:
-    """Close a widget and any layout or style of its own (each has a comm)."""
-    for name in ("layout", "style"):
-        part = getattr(widget, name, None) if widget.has_trait(name) else None
-        if isinstance(part, w.Widget) and id(part) not in shared:
-            part.close()
-    widget.close()
+def _nothing() -> None:
+    pass
 
 
-# id(work) -> (weak reference to the work, its table): the table lives on in its widgets'
-# callbacks while shown, but must not keep a finished group (and every task) alive.
+# Tables whose work runs: held here until they end, so that the end of a cell and the
+# kernel's exit can finish them (their widgets would hold them anyway).
+_live: set[LiveTable] = set()
+# Final displays of tables that ended between two cells: sent again at the end of the next
+# cell, whose messages clients like nbclient do read (they drop those of no running cell).
+_between: list[tuple[Any, dict[str, Any]]] = []
+BETWEEN_KEPT = 100
+_live_lock = threading.Lock()  # guards _live and _between
+
+
+def live_tables() -> list[LiveTable]:
+    with _live_lock:
+        return list(_live)
+
+
+def finish_ended() -> None:
+    """End, here and now, every table whose work has ended (the end of a cell).
+
+    The writer would do it within an interval, but after the cell's execute reply:
+    nbclient, nbconvert and papermill keep only what comes before it. Final displays sent
+    while no cell ran are sent again now, for the same reason.
+    """
+    with _live_lock:
+        again = list(_between)
+        _between.clear()
+    for handle, bundle in again:
+        try:
+            handle.update(bundle, raw=True)
+        except Exception:
+            _log.debug("backgrounder: could not update a table display", exc_info=True)
+    for table in live_tables():
+        if table.source.ended:
+            table.finish(here=True)
+
+
+def stop_all(note: str) -> None:
+    """End every table now with ``note`` (the kernel is stopping), whatever its work does."""
+    for table in live_tables():
+        if table._lock.acquire(timeout=EXIT_LOCK_WAIT):
+            try:
+                table.finish(note, here=False)
+            finally:
+                table._lock.release()
+
+
+# id(work) -> (weak reference to the work, its table): a table must not keep its work alive.
 _tables: dict[int, tuple[weakref.ref[Any], LiveTable]] = {}
 _tables_lock = threading.RLock()  # re-entrant: a weakref callback may run inside it (gc)
 
 
-def table_for(work: Any) -> LiveTable:
-    """The one live table of a ``Tasks`` group or a ``Task`` (created on first use)."""
-    from .._group import Tasks
-
+def table_for(work: Task | Tasks) -> LiveTable:
+    """The live table of a ``Tasks`` group or a ``Task`` (made on first use, and again
+    once the last one ended)."""
     key = id(work)
     with _tables_lock:
         entry = _tables.get(key)
-        if entry is not None and entry[0]() is work and not entry[1]._closed:
+        if entry is not None and entry[0]() is work and not entry[1].closed:
             return entry[1]
-        if isinstance(work, Tasks):
-            table = LiveTable(GroupSource(work))
-        elif isinstance(work, Task):
-            table = LiveTable(LooseSource(work.name, [work]))
-        else:
-            raise TypeError(f"no table for {type(work).__name__}")
-        ref = weakref.ref(work, partial(_dropped, key))
-        _tables[key] = (ref, table)
+        source: Source = (
+            GroupSource(work) if isinstance(work, Tasks) else LooseSource(work.name, [work])
+        )
+        table = LiveTable(source)
+        if not table.closed:
+            _tables[key] = (weakref.ref(work, partial(_dropped, key)), table)
         return table
 
 
@@ -607,7 +565,9 @@ def _dropped(key: int, ref: weakref.ref[Any]) -> None:
 
 
 def _forget(table: LiveTable) -> None:
-    """A closed table is no longer the one ``table_for`` returns."""
+    """An ended table is no longer live nor the one ``table_for`` returns."""
+    with _live_lock:
+        _live.discard(table)
     with _tables_lock:
         for key, (_, other) in list(_tables.items()):
             if other is table:

@@ -296,16 +296,23 @@ class NotebookPage:
         return target
 
 
+_ROW_INDEX_JS = """
+(root, name) => [...root.querySelectorAll('.bg-cell .bg-row')]
+  .findIndex((row) => row.innerText.includes(name))
+"""
+
+
 class Table:
     """The status table in one cell's output, live (a widget) or final (static HTML).
 
     Both renderings carry the same hooks: ``.bg-table`` on the root, ``.bg-header`` on the
-    header, ``.bg-row`` with ``data-state`` on each row (its line, then its details when
-    open). The widget is a VBox: an HBox (header, "Cancel all") over a GridBox of three
-    widgets per row (``.bg-cell`` holding the row, a "details" toggle, "Cancel"). The static
-    table (a group that ended) has no buttons: a row's details are a ``<summary>`` away.
-    Every helper works on either, so a check may start live and end static.
-    All selectors live here, so a change of layout is one edit.
+    header, ``.bg-row`` with ``data-state`` on each row. The widget is a VBox: an HBox
+    (header, "Cancel all"), a GridBox (one HTML widget, ``.bg-cell``, holding every row's
+    line, then a "details" and a "Cancel" button per row, each on its row's line), and the
+    details panel (``.bg-details`` per opened row). The static table (an ended table) has no
+    buttons: a row's details are a ``<summary>`` away. Every helper works on either, so a
+    check may start live and end static. All selectors live here, so a change of layout is
+    one edit.
     """
 
     ROOT = ".bg-table"
@@ -322,17 +329,20 @@ class Table:
     def row(self, name: str) -> Any:
         return self.root.locator(self.ROW, has_text=name)
 
+    def _index(self, name: str) -> int:
+        index: int = self.root.evaluate(_ROW_INDEX_JS, name)
+        assert index >= 0, f"no live row {name!r}"
+        return index
+
     def details(self, name: str) -> Any:
-        """What to click to open the row's traceback and output: toggle or ``<summary>``."""
-        widget = f'.bg-cell:has-text("{name}") + .widget-toggle-button'
-        static = f'{self.ROW}:has-text("{name}") > details > summary'
-        return self.root.locator(f"{widget}, {static}")
+        """What to click to open the row's traceback and output: button or ``<summary>``."""
+        if self.output.locator(self.LIVE).count():
+            return self.root.locator(".bg-details-button").nth(self._index(name))
+        return self.root.locator(f'{self.ROW}:has-text("{name}") > details > summary')
 
     def cancel(self, name: str) -> Any:
         """The row's Cancel button (live tables only)."""
-        return self.root.locator(
-            f'.bg-cell:has-text("{name}") + .widget-toggle-button + .widget-button'
-        )
+        return self.root.locator(".bg-cancel").nth(self._index(name))
 
     def mark(self, name: str, state: str) -> Any:
         """The row, present only while it is in ``state``."""
@@ -347,11 +357,17 @@ class Table:
         expect(self.header).to_contain_text(pattern, timeout=timeout)
 
     def expect_row(self, name: str, text: str, timeout: float = 30_000) -> None:
-        """The row shows ``text`` (what is rendered: a closed ``<details>`` hides its text)."""
-        expect(self.row(name)).to_contain_text(text, use_inner_text=True, timeout=timeout)
+        """The row, or its opened details, show ``text`` (what is rendered: a closed
+        ``<details>`` hides its text)."""
+        shown = self.root.locator(f"{self.ROW}, .bg-details").filter(has_text=name)
+        expect(shown.filter(has_text=text).first).to_contain_text(
+            text, use_inner_text=True, timeout=timeout
+        )
 
     def expect_row_lacks(self, name: str, text: str) -> None:
         expect(self.row(name)).not_to_contain_text(text, use_inner_text=True)
+        opened = self.root.locator(".bg-details", has_text=name)
+        expect(opened.filter(has_text=text)).to_have_count(0)
 
     def expect_static(self, timeout: float = 30_000) -> None:
         """The table is final: its output holds the static HTML only, no widget."""

@@ -51,6 +51,14 @@ class Execution:
     def displays(self) -> list[dict[str, Any]]:
         return [m["content"]["data"] for m in self.of_type("display_data")]
 
+    def displays_ids(self) -> list[str]:
+        """The display ids of the displays this cell made (tables have one each)."""
+        return [
+            m["content"]["transient"]["display_id"]
+            for m in self.of_type("display_data")
+            if (m["content"].get("transient") or {}).get("display_id")
+        ]
+
     @property
     def status(self) -> str:
         assert self.reply is not None
@@ -70,6 +78,7 @@ class Kernel:
         self.client.start_channels()
         self.client.wait_for_ready(timeout=60)
         self.log: list[Message] = []
+        self.arrived: list[float] = []  # time.time() at which each message of log was read
 
     def execute(self, code: str, timeout: float = 60, wait: bool = True) -> Execution:
         """Run ``code``; return when the kernel is idle again and the reply has come."""
@@ -114,6 +123,7 @@ class Kernel:
             except queue.Empty:
                 continue
             self.log.append(message)
+            self.arrived.append(time.time())
             if predicate(message):
                 return message
 

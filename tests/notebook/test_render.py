@@ -18,7 +18,8 @@ from backgrounder.notebook.render import (
     row_html,
     row_text,
 )
-from backgrounder.notebook.snapshot import GroupSource, snapshot_task
+from backgrounder.notebook.snapshot import snapshot_task
+from backgrounder.notebook.sources import GroupSource
 
 EVIL = "<img src=x onerror=alert(1)>"
 

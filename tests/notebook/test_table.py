@@ -1,194 +1,264 @@
-"""The live table without a kernel: a dummy comm records what would go over the wire."""
+"""The live table without a kernel, read through what its widgets sent (a dummy comm)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 
 import backgrounder
 from backgrounder import Task, Tasks, TaskState
 from backgrounder._errors import ExceptionGroup
-from backgrounder.notebook import table as table_module
-from backgrounder.notebook.snapshot import GroupSource, LooseSource
+from backgrounder.notebook.sources import GroupSource, LooseSource
 from backgrounder.notebook.table import LiveTable
+from backgrounder.notebook.tracker import WINDOW
 
-from .conftest import Wire
-
-
-def _values(table: LiveTable) -> str:
-    return table.header.value + "".join(slot.html.value for slot in table._slots)
+from .conftest import Frontend
+from .truth import all_running, assert_shows_truth, wait_until
 
 
-def test_thousands_of_tasks_send_a_bounded_number_of_messages(wire: Wire) -> None:
-    tasks = Tasks(as_group=True, limit=50)
-    for i in range(5000):
-        tasks.add_task(asyncio.sleep, 0.0005 * (i % 3), i)
+def _gated(n: int, gate: threading.Event, started: threading.Barrier | None = None) -> Tasks:
+    async def wait(i: int) -> int:
+        while not gate.is_set():
+            await asyncio.sleep(0.005)
+        return i
+
+    return Tasks([Task(wait, i).options(name=f"job {i}") for i in range(n)], as_group=True)
+
+
+def test_a_redraw_sends_a_bounded_number_of_messages_whatever_the_rows(
+    frontend: Frontend,
+) -> None:
+    """1,000 running tasks all reporting progress: each redraw is a handful of messages."""
+    gate = threading.Event()
+    step = threading.Event()
+
+    async def work(i: int) -> int:
+        for k in range(3):
+            backgrounder.progress(k, 3)
+            while not step.is_set():
+                await asyncio.sleep(0.005)
+        while not gate.is_set():
+            await asyncio.sleep(0.005)
+        return i
+
+    tasks = Tasks([Task(work, i) for i in range(1000)], as_group=True)
     table = LiveTable(GroupSource(tasks))
-    opened = wire.opened
-    start = time.monotonic()
-    results = asyncio.run(tasks())
+    handle = tasks.start(thread_loop=True)
+    try:
+        table.flush()  # the first redraw opens the rows' buttons: 2 per row of the window
+        opened = frontend.opened
+        assert opened <= 20 + 2 * WINDOW  # shared layouts, the table, two buttons per row
+        for _ in range(3):
+            before = len(frontend.messages)
+            table.flush()
+            sent = frontend.messages[before:]
+            assert len(sent) <= 4, [m.kind for m in sent]  # header, rows, and so on: not per row
+        wait_until(tasks, all_running(tasks))
+        assert_shows_truth(table, frontend, tasks)
+    finally:
+        step.set()
+        gate.set()
+    assert len(handle.result(30)) == 1000
     assert table.wait_idle(10)
-    elapsed = time.monotonic() - start
-    assert results[:3] == [0, 1, 2]
-    # creation: a fixed set of widgets for the 50-row window, whatever the group's size
-    assert opened <= 3 * table_module.WINDOW_SLOTS + 20
-    # then the budget while it runs, plus one full redraw of the window at the end
-    budget = table_module.RATE * elapsed + table_module.BURST + 3 * len(table._slots) + 5
-    assert len(wire.updates) <= budget, (len(wire.updates), elapsed)
-    assert "5000/5000" in table.header.value
-    assert "5000 done" in table.header.value
+    assert frontend.open_models() == 0  # every widget closed, the shared layouts too
 
 
-def test_final_state_shows_counts_results_and_errors(wire: Wire) -> None:
+def test_the_final_table_is_static_and_every_widget_is_closed(frontend: Frontend) -> None:
     def fail() -> None:
-        raise ValueError("broken on purpose")
+        raise ValueError("broken <on purpose>")
 
     tasks = Tasks([Task(lambda: 7).options(name="seven"), Task(fail)], as_group=True)
     table = LiveTable(GroupSource(tasks))
     with pytest.raises(ExceptionGroup):
         asyncio.run(tasks())
     assert table.wait_idle(10)
-    text = _values(table)
-    assert "1 done" in text and "1 failed" in text
-    assert "→ 7" in text
-    assert "ValueError: broken on purpose" in text
-    assert table.cancel_all.disabled
-    assert all(slot.cancel.disabled for slot in table._slots)
-    failed = table._slots[1]
-    assert not failed.details.disabled
-    failed.details.value = True  # what a click in the frontend does
-    table.flush()
-    assert "Traceback (most recent call last)" in failed.html.value
+    assert table.closed and frontend.open_models() == 0
+    bundle = table._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html"}
+    html = bundle["text/html"]
+    assert "1 done" in bundle["text/plain"] and "1 failed" in bundle["text/plain"]
+    assert "→ 7" in html and "ValueError: broken &lt;on purpose&gt;" in html
+    assert "Traceback" in html  # one click away, in <details>
 
 
-def test_cancel_buttons_cancel_one_task_or_all(wire: Wire) -> None:
+def test_rows_follow_the_truth_while_tasks_start_progress_and_end(frontend: Frontend) -> None:
     gate = threading.Event()
-    running = threading.Event()
-
-    async def wait(i: int) -> int:
-        running.set()
-        while not gate.is_set():
-            await asyncio.sleep(0.01)
-        return i
-
-    tasks = Tasks([Task(wait, i) for i in range(4)], as_group=True)
+    tasks = _gated(5, gate)
     table = LiveTable(GroupSource(tasks))
-    handle = tasks.start()
+    handle = tasks.start(thread_loop=True)
     try:
-        first = tasks.tasks[0]
-        first_done = threading.Event()
-        tasks.subscribe(
-            lambda e: first_done.set() if e.task is first and first.state.finished else None
-        )
-        assert running.wait(10)
-        table.flush()  # rows get their widgets at the first redraw
-        slot = next(slot for slot in table._slots if slot.task is first)
-        slot.cancel.click()  # an async task is cancelled at its next await, on its loop
-        assert first_done.wait(10)
-        assert first.state is TaskState.CANCELLED
-        table.cancel_all.click()
+        wait_until(tasks, all_running(tasks))
+        assert_shows_truth(table, frontend, tasks)
+        model = frontend.table()
+        rows = model.rows()
+        assert [row.state for row in rows] == ["running"] * 5
+        assert all(row.cancel_enabled for row in rows)
+        model.click_cancel(1)  # a click in the frontend
+        assert tasks.tasks[1].state is TaskState.CANCELLED or tasks.tasks[1].cancel_requested
+    finally:
+        gate.set()
+    with pytest.raises(backgrounder.TaskCancelled):
+        handle.result(10)
+    assert table.wait_idle(10)
+    html = table._repr_mimebundle_()["text/html"]
+    assert html.count('data-state="done"') == 4 and html.count('data-state="cancelled"') == 1
+
+
+def test_cancel_all_cancels_every_task(frontend: Frontend) -> None:
+    gate = threading.Event()
+    tasks = _gated(4, gate)
+    table = LiveTable(GroupSource(tasks))
+    handle = tasks.start(thread_loop=True)
+    try:
+        wait_until(tasks, all_running(tasks))
+        assert_shows_truth(table, frontend, tasks)
+        frontend.table().click_cancel_all()
         with pytest.raises(backgrounder.TaskCancelled):
             handle.result(10)
     finally:
         gate.set()
     assert table.wait_idle(10)
-    assert "4 cancelled" in table.header.value
+    text = table._repr_mimebundle_()["text/plain"]
+    assert "4 cancelled" in text
 
 
-def test_the_table_redraws_while_the_main_thread_blocks(wire: Wire) -> None:
+def test_the_header_never_counts_cancelled_or_failed_tasks_as_done(frontend: Frontend) -> None:
+    def fail() -> None:
+        raise ValueError("no")
+
+    tasks = Tasks([Task(lambda: 1), Task(fail)], as_group=True)
+    table = LiveTable(GroupSource(tasks))
+    with pytest.raises(ExceptionGroup):
+        asyncio.run(tasks())
+    assert table.wait_idle(10)
+    html = table._repr_mimebundle_()["text/html"]
+    assert ">1/2<" in html  # done of total: the failed task does not fill the bar
+    assert 'title="1 failed"' in html and 'title="1 done"' in html
+
+
+def test_the_table_redraws_while_the_main_thread_blocks(frontend: Frontend) -> None:
     release = threading.Event()
-    seen = threading.Event()
 
     def work(i: int) -> int:
         release.wait(10)
         return i
 
     tasks = Tasks([Task(work, i) for i in range(3)], as_group=True)
-    table = LiveTable(GroupSource(tasks))
-    original = table._send
-
-    def spy(widget: object, name: str, value: object) -> None:
-        original(widget, name, value)  # type: ignore[arg-type]
-        if widget is table.header and "3 done" in str(value):
-            seen.set()
-
-    table._send = spy  # type: ignore[method-assign]
+    LiveTable(GroupSource(tasks))
 
     async def main() -> None:
         running = asyncio.ensure_future(tasks())
         await asyncio.sleep(0)
         release.set()
-        # a sync cell blocking the notebook's loop: the table must still reach "3 done"
-        assert seen.wait(10)
+        # a sync cell blocking the notebook's loop (where the group runs): the rows must
+        # still reach the frontend, drawn from the library's loop thread
+        frontend.wait_for(lambda: any("3 done" in str(m.state) for m in frontend.updates))
         await running
 
     asyncio.run(main())
 
 
-def test_loose_tasks_table_grows(wire: Wire) -> None:
-    source = LooseSource("batch")
+def test_a_loose_table_grows_then_ends_static(frontend: Frontend) -> None:
+    gate = threading.Event()
+    first = Task(lambda: gate.wait(10) and 0)
+    source = LooseSource("batch", [first])
     table = LiveTable(source)
-    handles = []
-    for i in range(3):
-        task = Task(lambda i=i: i * 10)
-        table.add(task)
+    handles = [first.start()]
+    for i in range(1, 3):
+        task = Task(lambda i=i: gate.wait(10) and i * 10)
+        assert table.add(task)
         handles.append(task.start())
+    # the rows reach the frontend as the tasks start (on their own: no redraw is forced)
+    frontend.wait_for(
+        lambda: (
+            [row.state for row in frontend.table().rows()] == ["running"] * 3
+            and all(row.cancel_enabled for row in frontend.table().rows())
+        )
+    )
+    gate.set()
     assert [h.result(10) for h in handles] == [0, 10, 20]
     assert table.wait_idle(10)
-    table.flush()
-    assert len(table._slots) == 3
-    assert "3 done" in table.header.value
-    assert "→ 20" in _values(table)
+    assert not table.add(Task(lambda: 1))  # it ended: a new task needs a new table
+    assert "3 done" in table._repr_mimebundle_()["text/plain"]
+    assert frontend.open_models() == 0
 
 
-def test_big_group_shows_a_window_running_and_failed_first(wire: Wire) -> None:
-    def maybe_fail(i: int) -> int:
+def test_a_big_group_shows_running_then_failed_then_recent(frontend: Frontend) -> None:
+    gate = threading.Event()
+
+    async def maybe_fail(i: int) -> int:
         if i == 3:
             raise RuntimeError("three")
+        if i >= 290:
+            while not gate.is_set():
+                await asyncio.sleep(0.005)
         return i
 
     tasks = Tasks([Task(maybe_fail, i) for i in range(300)], as_group=True)
     table = LiveTable(GroupSource(tasks))
+    handle = tasks.start(thread_loop=True)
+    try:
+        wait_until(
+            tasks,
+            lambda: (
+                tasks.counts()[TaskState.RUNNING] == 10 and tasks.counts()[TaskState.PENDING] == 0
+            ),
+        )
+        assert_shows_truth(table, frontend, tasks)
+        states = [row.state for row in frontend.table().rows()]
+        assert states[:10] == ["running"] * 10 and states[10] == "failed"
+        assert len(states) == WINDOW
+        assert "showing 50 of 300" in frontend.table().header
+    finally:
+        gate.set()
     with pytest.raises(ExceptionGroup):
-        asyncio.run(tasks())
-    assert table.wait_idle(10)
-    table.flush()
-    assert len(table._slots) == table_module.WINDOW_SLOTS
-    assert "RuntimeError: three" in table._slots[0].html.value
-    assert "showing 50 of 300" in table.header.value
+        handle.result(10)
 
 
-def test_a_redraw_with_nothing_new_sends_nothing(wire: Wire) -> None:
-    tasks = Tasks([Task(lambda i=i: i) for i in range(5)], as_group=True)
+def test_a_redraw_with_nothing_new_sends_nothing(frontend: Frontend) -> None:
+    gate = threading.Event()
+    tasks = _gated(5, gate)
     table = LiveTable(GroupSource(tasks))
-    asyncio.run(tasks())
-    assert table.wait_idle(10)
-    table.flush()
-    before = len(wire.messages)
-    table.flush()
-    table.flush()
-    assert len(wire.messages) == before
+    handle = tasks.start(thread_loop=True)
+    try:
+        wait_until(tasks, all_running(tasks))
+        assert_shows_truth(table, frontend, tasks)
+        before = len(frontend.messages)
+        table.flush()
+        table.flush()
+        # at most a second ticking over in the header and the rows
+        assert len(frontend.messages) - before <= 2
+    finally:
+        gate.set()
+    handle.result(10)
 
 
-def test_output_shows_in_the_expanded_row(wire: Wire) -> None:
-    def talk() -> str:
+def test_output_and_tracebacks_open_in_the_details_panel(frontend: Frontend) -> None:
+    gate = threading.Event()
+
+    async def talk() -> str:
         print("<b>said</b>")
+        while not gate.is_set():
+            await asyncio.sleep(0.005)
         return "ok"
 
-    tasks = Tasks([Task(talk)])
+    tasks = Tasks([Task(talk).options(name="talker")], as_group=True)
     table = LiveTable(GroupSource(tasks))
     backgrounder.capture_output()
+    handle = tasks.start(thread_loop=True)
     try:
-        asyncio.run(tasks())
+        wait_until(tasks, lambda: "said" in tasks.tasks[0].output)
+        assert_shows_truth(table, frontend, tasks)
+        model = frontend.table()
+        assert "said" not in model.rows_html  # output stays one click away
+        model.click_details(0)
+        assert_shows_truth(table, frontend, tasks, expanded={tasks.tasks[0].id})
+        assert "&lt;b&gt;said&lt;/b&gt;" in model.details_html
+        model.click_details(0)
+        assert_shows_truth(table, frontend, tasks)
     finally:
+        gate.set()
+        handle.result(10)
         backgrounder.release_output()
-    assert table.wait_idle(10)
-    slot = table._slots[0]
-    assert not slot.details.disabled
-    assert "said" not in slot.html.value  # output stays one click away
-    slot.details.value = True
-    table.flush()
-    assert "&lt;b&gt;said&lt;/b&gt;" in slot.html.value

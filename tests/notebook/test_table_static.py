@@ -1,4 +1,4 @@
-"""A finished group's displays end as static HTML (no widget), so a saved notebook shows them."""
+"""Every table's displays end as static HTML (no widget), so a saved notebook shows them."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ import pytest
 
 from backgrounder import Task, Tasks
 from backgrounder._errors import ExceptionGroup
-from backgrounder.notebook import kernel as kernel_module
-from backgrounder.notebook.render import group_html
-from backgrounder.notebook.snapshot import GroupSource, LooseSource
-from backgrounder.notebook.table import LiveTable
+from backgrounder.notebook import table as table_module
+from backgrounder.notebook.sources import GroupSource, LooseSource
+from backgrounder.notebook.table import LiveTable, finish_ended, stop_all
 
-from .conftest import Wire
+from .conftest import Frontend
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
@@ -36,11 +35,11 @@ def displays(monkeypatch: pytest.MonkeyPatch) -> list[list[dict[str, Any]]]:
     outputs: list[list[dict[str, Any]]] = []
 
     def display(obj: Any, raw: bool = False, display_id: bool = False) -> Handle:
-        assert raw and display_id
+        assert raw
         outputs.append([obj])
         return Handle(outputs[-1])
 
-    monkeypatch.setattr(kernel_module, "display", display)
+    monkeypatch.setattr(table_module, "display", display)
     return outputs
 
 
@@ -51,7 +50,9 @@ def _failing_group() -> Tasks:
     return Tasks([Task(lambda: 1).options(name="one"), Task(fail)], as_group=True, name="g")
 
 
-def test_a_finished_group_ends_its_display_as_static_html(wire: Wire, displays: Any) -> None:
+def test_a_finished_group_ends_its_display_as_static_html(
+    frontend: Frontend, displays: Any
+) -> None:
     tasks = _failing_group()
     table = LiveTable(GroupSource(tasks))
     table.display()
@@ -67,56 +68,51 @@ def test_a_finished_group_ends_its_display_as_static_html(wire: Wire, displays: 
     assert "<summary" in html and "Traceback" in html  # one click away, no kernel needed
     assert "&lt;b&gt;escaped&lt;/b&gt;" in html and "<b>escaped" not in html
     assert "1 done" in final["text/plain"] and "1 failed" in final["text/plain"]
-    assert set(table._repr_mimebundle_()) == {"text/plain", "text/html"}
 
 
-def test_a_group_run_again_is_live_in_its_new_cell(wire: Wire, displays: Any) -> None:
-    tasks = Tasks([Task(lambda i=i: i) for i in range(3)], as_group=True)
-    table = LiveTable(GroupSource(tasks))
-    table.display()
-    asyncio.run(tasks())
-    assert table.wait_idle(10)
-    assert WIDGET not in displays[0][-1]
-
-    async def again() -> list[int]:
-        table.display()  # the new cell, as the session shows it when the group starts
-        return await tasks()
-
-    assert asyncio.run(again()) == [0, 1, 2]
-    assert WIDGET in displays[1][0]
-    assert table.wait_idle(10)
-    for output in displays:  # both cells end static, with the last run's state
-        assert WIDGET not in output[-1] and "3 done" in output[-1]["text/plain"]
-
-
-def test_a_finished_group_shown_again_becomes_static(wire: Wire, displays: Any) -> None:
-    tasks = Tasks([Task(lambda: 1)], as_group=True)
-    table = LiveTable(GroupSource(tasks))
-    asyncio.run(tasks())
-    assert table.wait_idle(10)
-    table._idle.clear()
-    table.display()
-    assert table.wait_idle(10)
-    assert WIDGET not in displays[0][-1]
-
-
-def test_a_loose_table_keeps_its_widget(wire: Wire, displays: Any) -> None:
+def test_a_loose_table_ends_static_too(frontend: Frontend, displays: Any) -> None:
     task = Task(lambda: 5)
     table = LiveTable(LooseSource("loose", [task]))
     table.display()
     assert task.start().result(10) == 5
     assert table.wait_idle(10)
     final = displays[0][-1]
-    assert WIDGET in final and "1 done" in final["text/plain"]
+    assert WIDGET not in final and "1 done" in final["text/plain"]
     assert 'data-state="done"' in final["text/html"]
+    assert frontend.open_models() == 0
 
 
-def test_the_widget_carries_the_same_hooks(wire: Wire) -> None:
+def test_the_end_of_a_cell_finishes_ended_tables_at_once(frontend: Frontend, displays: Any) -> None:
     tasks = Tasks([Task(lambda: 1)], as_group=True)
     table = LiveTable(GroupSource(tasks))
-    asyncio.run(tasks())
-    assert table.wait_idle(10)
-    assert "bg-table" in table.widget._dom_classes
-    slot = table._slots[0]
-    assert 'class="bg-row" data-state="done"' in slot.html.value
-    assert 'class="bg-table' in group_html(table.snapshot())
+    table.display()
+    with table._lock:  # hold the writer off: the cell's end must not wait for it
+        asyncio.run(tasks())
+        finish_ended()  # what the session does in post_run_cell, before the execute reply
+        assert table.closed
+    assert WIDGET not in displays[0][-1] and "1 done" in displays[0][-1]["text/plain"]
+
+
+def test_a_stopping_kernel_turns_running_tables_static_with_a_note(
+    frontend: Frontend, displays: Any
+) -> None:
+    async def forever() -> None:
+        await asyncio.sleep(3600)
+
+    tasks = Tasks([Task(forever)], as_group=True, name="stopped")
+    table = LiveTable(GroupSource(tasks))
+    table.display()
+    handle = tasks.start(thread_loop=True)
+    stop_all("The kernel stopped while this ran.")
+    assert table.closed
+    final = displays[0][-1]
+    assert WIDGET not in final and "The kernel stopped while this ran." in final["text/html"]
+    assert frontend.open_models() == 0
+    handle.cancel()
+
+
+def test_the_widget_carries_the_same_hooks(frontend: Frontend) -> None:
+    tasks = Tasks([Task(lambda: 1)], as_group=True)
+    LiveTable(GroupSource(tasks)).flush()
+    state = frontend.models[frontend.table().root]
+    assert "bg-table" in state["_dom_classes"]
