@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import TextIO
 
-from . import _context
+from . import _context, _tqdm
 
 __all__ = [
     "OUTPUT_LIMIT",
@@ -106,6 +106,9 @@ class TaskStream(RoutingStream):
 
     def route(self, text: str) -> bool:
         task = _context.current.get()
+        bar = _tqdm.claim(text, task)
+        if bar is not None:  # a tqdm bar drawing itself: its task took the numbers (True), or
+            return bar  # it is not a task's bar and its frame goes to the original (False)
         if task is None or getattr(_routing, "active", False):
             return False
         # a listener that prints while handling this task's OUTPUT event must not loop forever
