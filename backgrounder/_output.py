@@ -106,7 +106,7 @@ class TaskStream(RoutingStream):
 
     def route(self, text: str) -> bool:
         task = _context.current.get()
-        bar = _tqdm.claim(text, task)
+        bar = _tqdm.claim(text, task, 2)  # the writer: 2 frames up (write, then its caller)
         if bar is not None:  # a tqdm bar drawing itself: its task took the numbers (True), or
             return bar  # it is not a task's bar and its frame goes to the original (False)
         if task is None or getattr(_routing, "active", False):

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BarStatus", "bar_status", "claim"]
 
-_HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _SEARCH = 8  # frames looked at, from tqdm's write wrapper up to the bar's own method
 
 
@@ -72,11 +71,16 @@ def bar_status(task: Task) -> BarStatus | None:
     return None if bars is None else bars.status
 
 
-def claim(text: str, task: Task | None) -> bool | None:
+def claim(text: str, task: Task | None, depth: int) -> bool | None:
     """Is a tqdm bar writing ``text``? None: no (route it as usual). True: a task's bar; its
     task took the numbers, drop the text. False: a bar made outside any task; let the text
-    through to the original stream, whichever task updates the bar."""
-    bar = _writing_bar()
+    through to the original stream, whichever task updates the bar.
+
+    ``depth``: how many frames above this call the writer is (the caller of ``write``).
+    """
+    if text and text[0] not in _BAR_STARTS:  # print()'s text, most of what is written
+        return None
+    bar = _writing_bar(depth + 1)
     if bar is None:
         return None
     with _lock:
@@ -90,18 +94,25 @@ def claim(text: str, task: Task | None) -> bool | None:
     return True
 
 
-def _writing_bar() -> Any:
-    """The tqdm bar whose method is writing now (the caller of the router), or None."""
+# What tqdm writes starts with one of these (frames, cursor moves, close()), or is empty.
+_BAR_STARTS = "\r\n\x1b"
+
+
+def _writing_bar(depth: int) -> Any:
+    """The tqdm bar whose method is writing now (``depth`` frames up), or None."""
     std = sys.modules.get("tqdm.std")
     if std is None:
         return None
     global _tqdm_dir
     if _tqdm_dir is None:
         _tqdm_dir = os.path.dirname(os.path.abspath(std.__file__ or "")) + os.sep
-    frame: FrameType | None = sys._getframe(2)
-    while frame is not None and frame.f_code.co_filename.startswith(_HERE):
-        frame = frame.f_back  # the router's own frames
+    try:
+        frame: FrameType | None = sys._getframe(depth + 1)
+    except ValueError:  # a shallower stack: not written through the router
+        return None
     bar_class = std.tqdm
+    # tqdm writes through its wrapper (utils.py) called by the bar's method (std.py): look
+    # up from the writer for that method's ``self``, as long as the frames are tqdm's
     for _ in range(_SEARCH):
         if frame is None or not frame.f_code.co_filename.startswith(_tqdm_dir):
             return None  # written by code outside tqdm (print, tqdm.write's caller, ...)
