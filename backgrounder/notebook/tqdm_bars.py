@@ -13,6 +13,7 @@ the extension puts the class back as it was.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -27,8 +28,7 @@ _OWN = "__backgrounder_own_new__"  # whether that __new__ was its own or inherit
 def _new(cls: type, *args: Any, **kwargs: Any) -> Any:
     """``tqdm_notebook.__new__``: a text bar inside a task, the widget bar elsewhere."""
     if current_task() is not None:
-        from tqdm.asyncio import tqdm as text_bar
-
+        text_bar = importlib.import_module("tqdm.asyncio").tqdm
         kwargs.pop("display", None)  # the notebook bar's own option
         return text_bar(*args, **kwargs)  # not a ``cls``: Python will not __init__ it again
     return getattr(cls, _ORIGINAL)(cls, *args, **kwargs)
@@ -54,7 +54,7 @@ def install(*_: Any) -> bool:
             original = original.__func__
         setattr(cls, _ORIGINAL, original)
         setattr(cls, _OWN, "__new__" in cls.__dict__)
-        cls.__new__ = staticmethod(_new)  # type: ignore[assignment]
+        cls.__new__ = staticmethod(_new)
     return True
 
 
@@ -68,7 +68,7 @@ def uninstall() -> None:
         return
     original = cls.__dict__[_ORIGINAL]
     if cls.__dict__.get(_OWN):
-        cls.__new__ = staticmethod(original)  # type: ignore[assignment]
+        cls.__new__ = staticmethod(original)
     else:
         del cls.__new__
     delattr(cls, _ORIGINAL)
