@@ -17,6 +17,7 @@ would keep it. Output capture must be on (the router): otherwise tqdm is untouch
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -29,7 +30,9 @@ if TYPE_CHECKING:
 
 __all__ = ["BarStatus", "bar_status", "claim"]
 
+_log = logging.getLogger("backgrounder")
 _SEARCH = 8  # frames looked at, from tqdm's write wrapper up to the bar's own method
+_WRAPPERS = 3  # ``write`` wrappers skipped between tqdm and the router
 
 
 class BarStatus(NamedTuple):
@@ -80,17 +83,21 @@ def claim(text: str, task: Task | None, depth: int) -> bool | None:
     """
     if text and text[0] not in _BAR_STARTS:  # print()'s text, most of what is written
         return None
-    bar = _writing_bar(depth + 1)
-    if bar is None:
+    try:
+        bar = _writing_bar(depth + 1)
+        if bar is None:
+            return None
+        with _lock:
+            if bar in _owner:
+                owner = _owner[bar]
+            else:  # its first frame: made here, in this task (or outside any)
+                owner = _owner[bar] = task
+        if owner is None:
+            return False
+        _take(owner, bar, text)
+    except Exception:  # recognising bars must never break a write
+        _log.debug("backgrounder: could not follow a tqdm bar", exc_info=True)
         return None
-    with _lock:
-        if bar in _owner:
-            owner = _owner[bar]
-        else:  # its first frame: made here, in this task (or outside any)
-            owner = _owner[bar] = task
-    if owner is None:
-        return False
-    _take(owner, bar, text)
     return True
 
 
@@ -101,16 +108,23 @@ _BAR_STARTS = "\r\n\x1b"
 def _writing_bar(depth: int) -> Any:
     """The tqdm bar whose method is writing now (``depth`` frames up), or None."""
     std = sys.modules.get("tqdm.std")
-    if std is None:
+    bar_class = getattr(std, "tqdm", None)  # None while another thread is importing tqdm
+    if bar_class is None:
         return None
     global _tqdm_dir
     if _tqdm_dir is None:
-        _tqdm_dir = os.path.dirname(os.path.abspath(std.__file__ or "")) + os.sep
+        _tqdm_dir = os.path.dirname(os.path.abspath(getattr(std, "__file__", "") or "")) + os.sep
     try:
         frame: FrameType | None = sys._getframe(depth + 1)
     except ValueError:  # a shallower stack: not written through the router
         return None
-    bar_class = std.tqdm
+    # Someone may have wrapped the stream's write in between: IPython 9 does, during each
+    # cell, to keep the cell's output in its history (InteractiveShell._tee), and a bar
+    # made then keeps that wrapper for good.
+    for _ in range(_WRAPPERS):
+        if frame is None or frame.f_code.co_name != "write":
+            break
+        frame = frame.f_back
     # tqdm writes through its wrapper (utils.py) called by the bar's method (std.py): look
     # up from the writer for that method's ``self``, as long as the frames are tqdm's
     for _ in range(_SEARCH):

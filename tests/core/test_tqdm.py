@@ -200,3 +200,41 @@ async def test_without_capture_tqdm_is_untouched(capsys: pytest.CaptureFixture[s
     await task()
     assert task.output == "" and task.progress is None
     assert capsys.readouterr().err.count("\rraw:") == 5
+
+
+async def test_a_half_imported_tqdm_breaks_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # another thread importing tqdm: sys.modules holds tqdm.std without its names yet
+    import types
+
+    half = types.ModuleType("tqdm.std")
+    half.__file__ = tqdm_std.std.__file__
+    monkeypatch.setitem(sys.modules, "tqdm.std", half)
+
+    def talk() -> None:
+        print("still printed")
+        sys.stderr.write("\rframe-like\n")
+
+    task, _ = await run(talk)
+    assert task.output == "still printed\n\rframe-like\n"
+
+
+async def test_a_bar_made_while_the_stream_write_is_wrapped() -> None:
+    # IPython 9 wraps sys.stdout/stderr.write during each cell (its history of outputs): a
+    # bar made in a task meanwhile writes through that wrapper for the rest of its life
+    def loop() -> None:
+        stream = sys.stderr
+        original = stream.write
+
+        def write(data: str) -> int:
+            return original(data)
+
+        stream.write = write  # type: ignore[method-assign]
+        try:
+            bar = tqdm(total=5, mininterval=0)
+        finally:
+            del stream.write
+        bar.update(5)
+        bar.close()
+
+    task, seen = await run(loop)
+    assert seen[-1] == (5, 5) and "\r" not in task.output

@@ -92,6 +92,7 @@ def test_outside_tasks_the_bar_is_a_widget(wire: Wire, installed: None) -> None:
     assert isinstance(bar, tqdm_notebook) and wire.opened > 0
     for _ in bar:
         pass
+    bar.container.close()
 
 
 async def test_uninstalled_tqdm_is_as_it_was(wire: Wire) -> None:
@@ -101,9 +102,11 @@ async def test_uninstalled_tqdm_is_as_it_was(wire: Wire) -> None:
     tqdm_bars.uninstall()
     assert "__new__" not in tqdm_notebook.__dict__
 
-    def loop() -> str:
-        return type(tqdm_notebook(range(1), display=False)).__name__
+    def loop() -> Any:
+        return tqdm_notebook(range(1), display=False)
 
     task = Task(loop)
     await task()
-    assert task.result == "tqdm_notebook" and wire.opened > 0
+    assert type(task.result).__name__ == "tqdm_notebook" and wire.opened > 0
+    task.result.close()
+    task.result.container.close()
