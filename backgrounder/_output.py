@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import TextIO
 
-from . import _context, _tqdm
+from . import _context, _logstreams, _tqdm
 
 __all__ = [
     "OUTPUT_LIMIT",
@@ -139,6 +139,9 @@ def capture_output() -> None:
     with _install_lock:
         _installs += 1
     install_streams(TaskStream)
+    _logstreams.adopt(
+        {id(s.original): s for s in (sys.stdout, sys.stderr) if isinstance(s, TaskStream)}
+    )
 
 
 def release_output() -> None:
@@ -152,3 +155,4 @@ def release_output() -> None:
             current = getattr(sys, name)
             if isinstance(current, TaskStream):
                 setattr(sys, name, current.original)
+        _logstreams.restore(TaskStream)

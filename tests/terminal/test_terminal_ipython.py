@@ -102,6 +102,10 @@ def test_ctrl_c_says_so_in_one_line(fixed: Terminal) -> None:
 
 def test_without_the_runner_ctrl_c_leaves_the_group_running(terminal: Terminal) -> None:
     """What issue 14 saw, kept as the reference the runner fixes."""
+    terminal.run(
+        "from backgrounder.notebook import terminal_ipython; "
+        "terminal_ipython.uninstall(get_ipython())"
+    )
     shown = interrupt_group(terminal)
     assert TRACEBACK_INTO_ASYNCIO.search(shown), shown
     assert terminal.value("[t.state.value for t in g.tasks]") == str(["running"] * 4)
