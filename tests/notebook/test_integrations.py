@@ -1,0 +1,46 @@
+"""What the extension adds for tasks, installed on a shell and removed again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from backgrounder.notebook import integrations, tqdm_bars
+
+pytest.importorskip("tqdm")
+pytest.importorskip("ipywidgets")
+
+
+@pytest.fixture
+def shell() -> Iterator[Any]:
+    from IPython.core.getipython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
+
+    ip = start_ipython() or get_ipython()
+    assert ip is not None
+    yield ip
+    integrations.uninstall(ip)
+
+
+def test_a_tqdm_imported_later_is_patched_at_the_next_cell(shell: Any) -> None:
+    tqdm_bars.uninstall()
+    integrations.install(shell)
+    shell.run_cell("import tqdm.notebook")
+    shell.run_cell("pass")  # its pre_run_cell applies the patch
+    assert tqdm_bars.patched()
+    integrations.uninstall(shell)
+    assert not tqdm_bars.patched()
+    shell.run_cell("pass")
+    assert not tqdm_bars.patched()  # no longer re-applied
+    integrations.uninstall(shell)  # twice is harmless
+
+
+def test_a_shell_without_prompt_toolkit_keeps_its_loop_runner(shell: Any) -> None:
+    before = shell.loop_runner
+    integrations.install(shell)
+    if getattr(shell, "pt_app", None) is None:
+        assert shell.loop_runner is before
+    integrations.uninstall(shell)
+    assert shell.loop_runner is before
