@@ -53,7 +53,7 @@ def test_a_tqdm_bar_in_a_task_feeds_it_and_draws_nothing(fixed: Terminal) -> Non
 @pytest.mark.xfail(
     strict=True,
     reason="not wired: backgrounder/notebook/__init__.py load_ipython_extension must call "
-    "terminal_ipython.install(ipython) (and unload: terminal_ipython.uninstall(ipython))",
+    "integrations.install(ipython) (and unload_ipython_extension integrations.uninstall)",
 )
 def test_load_ext_alone_routes_task_output_between_prompts(terminal: Terminal) -> None:
     terminal.run("h = %background chatty 10 every=0.05")
