@@ -46,6 +46,8 @@ class BarStatus(NamedTuple):
     elapsed: float
     postfix: str | None
     open: bool  # False once the bar closed
+    unit_scale: bool | float = False  # tqdm's: show k/M/G prefixes (True) or scale by it
+    unit_divisor: float = 1000
 
 
 class _Bars:
@@ -181,6 +183,8 @@ def _feed(task: Any, bar: Any, bars: _Bars, *, open: bool) -> None:
         elapsed=d.get("elapsed") or 0.0,
         postfix=d.get("postfix"),
         open=open,
+        unit_scale=d.get("unit_scale") or False,
+        unit_divisor=d.get("unit_divisor") or 1000,
     )
     bars.status = status
     if task.progress != (n, total):
