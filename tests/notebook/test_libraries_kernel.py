@@ -18,6 +18,8 @@ logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")  # b
 import threading, time, rich
 go = threading.Event()
 from rich.progress import track
+from backgrounder.notebook import rich_live
+rich_live.install()  # (until %load_ext does it: see integrations)
 log = logging.getLogger("demo")
 
 def logs():
@@ -68,15 +70,11 @@ def test_rich_print_lands_in_the_task_with_its_colours(kernel: Kernel) -> None:
     assert started == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed: Rich's Live (progress, track) redraws from its own refresh thread, "
-    "which has no task context: its frames go to whichever cell runs (here the awaiting "
-    "one); in a kernel (console.is_jupyter) it also swaps sys.stdout/stderr for the whole "
-    "process while it runs (redirect_stdout) and displays an ipywidgets Output",
-)
 def test_rich_progress_stays_in_the_task(kernel: Kernel) -> None:
     start = kernel.execute("h = %background rich_track")
     done = kernel.execute("go.set()\nawait h\nprint('after')")
     assert done.stdout == "after\n", done.stdout  # no frames in the awaiting cell
     assert start.status == "ok"
+    assert kernel.value("h.work.progress == (20, 20)") == "True"
+    output = kernel.value("h.work.output")
+    assert output.count("work") == 1 and "100%" in output  # its last frame
