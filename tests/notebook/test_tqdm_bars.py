@@ -22,6 +22,14 @@ from tqdm.notebook import tqdm as tqdm_notebook
 from tqdm.notebook import trange as trange_notebook
 
 
+def close_widgets(bar: Any) -> None:
+    """Close the bar's widgets (they would be closed at exit, noisily, after ipywidgets')."""
+    for widget in (*bar.container.children, bar.container):
+        for part in (getattr(widget, "layout", None), getattr(widget, "style", None), widget):
+            if part is not None:
+                part.close()
+
+
 class AutoInAKernel(tqdm_notebook, tqdm_asyncio):  # type: ignore[misc]
     """What ``tqdm.auto.tqdm`` is in a Jupyter kernel."""
 
@@ -92,7 +100,7 @@ def test_outside_tasks_the_bar_is_a_widget(wire: Wire, installed: None) -> None:
     assert isinstance(bar, tqdm_notebook) and wire.opened > 0
     for _ in bar:
         pass
-    bar.container.close()
+    close_widgets(bar)
 
 
 async def test_uninstalled_tqdm_is_as_it_was(wire: Wire) -> None:
@@ -109,4 +117,4 @@ async def test_uninstalled_tqdm_is_as_it_was(wire: Wire) -> None:
     await task()
     assert type(task.result).__name__ == "tqdm_notebook" and wire.opened > 0
     task.result.close()
-    task.result.container.close()
+    close_widgets(task.result)
