@@ -8,9 +8,9 @@ terminal once ``get_ipython`` is out of the builtins, i.e. between cells; in Jup
 it also displays an ipywidgets ``Output``). While the extension is loaded, a ``Live``
 started inside a task on such a console gets a console of its own that writes to the task's
 output as to a file: nothing while it runs, its last frame when it stops (as Rich does for
-files), colours kept. The first task of a ``Progress`` sets the task's progress at each
-refresh, as a tqdm bar does. Outside tasks nothing changes. Unloading puts ``Live.start``
-back.
+files), colours kept. Inside a task, on any console, the first task of a ``Progress`` sets
+the task's progress at each refresh, as a tqdm bar does. Outside tasks nothing changes.
+Unloading puts ``Live.start`` back.
 """
 
 from __future__ import annotations
@@ -27,18 +27,18 @@ _ORIGINAL = "__backgrounder_original_start__"
 
 def _start(live: Any, *args: Any, **kwargs: Any) -> Any:
     task = current_task()
-    console = live.console
-    live_console = getattr(console, "is_jupyter", False) or getattr(console, "is_terminal", False)
-    if task is not None and live_console and not live.is_started:
-        from rich.console import Console
+    if task is not None and not live.is_started:
+        console = live.console
+        if getattr(console, "is_jupyter", False) or getattr(console, "is_terminal", False):
+            from rich.console import Console
 
-        live.console = Console(
-            file=sys.stdout,  # the router: this task's output
-            force_jupyter=False,
-            force_terminal=False,
-            color_system=console.color_system,
-            width=console.width,
-        )
+            live.console = Console(
+                file=sys.stdout,  # the router: this task's output
+                force_jupyter=False,
+                force_terminal=False,
+                color_system=console.color_system,
+                width=console.width,
+            )
         _follow(live, task)
     return getattr(type(live), _ORIGINAL)(live, *args, **kwargs)
 

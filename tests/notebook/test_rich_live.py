@@ -83,6 +83,17 @@ async def test_track_in_a_task(wire: Wire, installed: None) -> None:
     assert task.result == 45 and task.progress == (10, 10) and "sum" in task.output
 
 
+async def test_on_a_plain_console_the_progress_still_feeds_the_task(installed: None) -> None:
+    console = Console(force_jupyter=False, force_terminal=False, width=60)
+
+    def work() -> int:
+        return sum(track(range(10), description="sum", console=console))
+
+    task = Task(work)
+    await task()
+    assert task.progress == (10, 10)
+
+
 def test_outside_tasks_a_live_display_is_untouched(installed: None) -> None:
     console = Console(force_jupyter=False, force_terminal=False, width=60)
     with Progress(console=console) as progress:
