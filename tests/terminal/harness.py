@@ -58,9 +58,13 @@ class Terminal:
             "new-session", "-d", "-s", "main", "-x", str(width), "-y", str(height),
             "-c", str(ROOT), " ".join(_quote(c) for c in command),
         )  # fmt: skip
-        self._tmux("set-option", "-t", "main", "history-limit", "20000")
         self.count = 0  # prompts seen
-        self.wait_for_prompt(1)
+        try:
+            self._tmux("set-option", "-t", "main", "history-limit", "20000")
+            self.wait_for_prompt(1)
+        except BaseException:
+            self.close()  # no server left behind when the session never came up
+            raise
 
     # -- tmux ---------------------------------------------------------------------------------
 
