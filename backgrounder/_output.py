@@ -21,7 +21,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import _context
+from . import _context, _tqdm
 
 if TYPE_CHECKING:
     from ._task import Task
@@ -127,6 +127,9 @@ class TaskStream(RoutingStream):
         if not _installs:  # a stale reference after release_output(): pass through
             return False
         task = _current.get()
+        bar = _tqdm.claim(text, task, 2)  # the writer: 2 frames up (write, then its caller)
+        if bar is not None:  # a tqdm bar drawing itself: its task took the numbers (True), or
+            return bar  # it is not a task's bar and its frame goes to the original (False)
         if task is not None and _enclosing.get()[0] is not task:  # the common case: cheap
             if getattr(_routing, "active", False):
                 return False

@@ -41,10 +41,20 @@ def load_ipython_extension(ipython: Any) -> None:
     if id(ipython) in _loaded:
         return
     from .. import Handle, Task, Tasks, capture_output
+    from .._loop import at_exit
+    from . import integrations
     from .history import History
+    from .journal import Journal, default_path
     from .kernel import Session
     from .magics import BackgroundMagics
 
+    where = default_path(getattr(ipython, "user_ns", None))
+    journal = Journal(where) if where is not None else None
+    if journal is not None:
+        journal.start()
+        # registered before the session's hook, so it runs after: the work the session
+        # cancels at exit is written as cancelled, not left running
+        at_exit(journal.stop)
     session = Session(ipython)
     missing = _widgets_missing() if session.kernel is not None else None
     if missing:
@@ -54,6 +64,7 @@ def load_ipython_extension(ipython: Any) -> None:
     history.start()
     session.install()
     magics = BackgroundMagics(ipython, session, history)
+    magics.journal = journal
     ipython.register_magics(magics)
     # in a kernel the session displays the table itself, with a display id (see show_object)
     formatters = ipython.display_formatter
@@ -64,7 +75,8 @@ def load_ipython_extension(ipython: Any) -> None:
         formatter, show = formatters.mimebundle_formatter, session.bundle
     previous = {cls: formatter.for_type(cls, show) for cls in (Task, Tasks, Handle)}
     capture_output()
-    _loaded[id(ipython)] = (session, history, magics, formatter, previous)
+    integrations.install(ipython)  # tqdm, Rich, logging and terminal IPython inside tasks
+    _loaded[id(ipython)] = (session, history, magics, formatter, previous, journal)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -73,8 +85,10 @@ def unload_ipython_extension(ipython: Any) -> None:
     if state is None:
         return
     from .. import release_output
+    from . import integrations
 
-    session, history, magics, formatter, previous = state
+    session, history, magics, formatter, previous, journal = state
+    integrations.uninstall(ipython)
     release_output()
     for cls, old in previous.items():
         formatter.pop(cls, None)
@@ -86,3 +100,5 @@ def unload_ipython_extension(ipython: Any) -> None:
             registry[kind].pop(name, None)
     session.uninstall()
     history.stop()
+    if journal is not None:
+        journal.stop()

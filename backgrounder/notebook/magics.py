@@ -26,6 +26,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from .. import Handle, Task
 from .history import History
+from .journal import Journal
 from .kernel import Session
 from .sources import LooseSource, cancel_task
 from .views import display, static_bundle
@@ -188,6 +189,7 @@ class BackgroundMagics(Magics):
         super().__init__(shell)
         self.session = session
         self.history = history
+        self.journal: Journal | None = None  # set by the extension unless the journal is off
         self._groups: dict[str, Any] = {}
 
     @magic_arguments()
@@ -337,6 +339,12 @@ class BackgroundMagics(Magics):
         help="cancel ID|all: cancel a task (or every unfinished one); clear: forget finished ones",
     )
     @argument("target", nargs="?", help="a task id as %%tasks lists it, or `all`")
+    @argument(
+        "--previous",
+        action="store_true",
+        help="the tasks of earlier kernels of this notebook, from the journal (those still "
+        "running when their kernel stopped are marked lost)",
+    )
     @line_magic
     def tasks(self, line: str) -> None:
         """List every task this session started, with its id and state; cancel or clear them."""
@@ -344,6 +352,11 @@ class BackgroundMagics(Magics):
             opts = parse_argstring(self.tasks, line)
         except (UsageError, ValueError) as exc:  # ValueError: shlex, e.g. an unclosed quote
             raise UsageError(f"%tasks: {exc} (see %tasks?)") from None
+        if opts.previous:
+            if opts.action is not None or opts.target is not None:
+                raise UsageError("%tasks --previous takes no other argument")
+            self._show_previous()
+            return
         if opts.action is None:
             if opts.target is not None:
                 raise UsageError(f"%tasks: unexpected `{opts.target}`; use %tasks cancel ID|all")
@@ -358,7 +371,7 @@ class BackgroundMagics(Magics):
         if target == "all":
             print(f"cancelled {self.history.cancel_all()} tasks")
             return
-        if not target.isdigit():
+        if not (target.isascii() and target.isdigit()):  # "²".isdigit() is True
             raise UsageError("%tasks cancel needs a task id (as %tasks lists it) or `all`")
         task = self.history.get(int(target))
         if task is None:
@@ -367,6 +380,17 @@ class BackgroundMagics(Magics):
             print(f"cancelled #{task.id} {task.name}")
         else:
             print(f"#{task.id} {task.name} had already finished ({task.state.value})")
+
+    def _show_previous(self) -> None:
+        from .journal import PreviousView
+
+        journal = self.journal
+        if journal is None:
+            print("backgrounder: the task journal is off (BACKGROUNDER_JOURNAL=off)")
+            return
+        if journal.warning:
+            print(journal.warning)
+        display(PreviousView(journal.previous(), journal.path))
 
 
 class HistoryView:

@@ -246,3 +246,43 @@ def test_the_default_place_is_one_file_per_notebook(
     assert default_path({"__session__": "/x.ipynb"}) is None
     monkeypatch.setenv("BACKGROUNDER_JOURNAL", str(tmp_path / "mine.sqlite3"))
     assert default_path() == tmp_path / "mine.sqlite3"
+
+
+@pytest.mark.kernel
+def test_after_a_kernel_restart_previous_shows_what_ran_and_what_was_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .kernel_client import Kernel
+
+    monkeypatch.setenv("BACKGROUNDER_JOURNAL", str(tmp_path / "nb.sqlite3"))
+    kernel = Kernel(cwd=tmp_path)
+    try:
+        setup = kernel.execute(
+            "%load_ext backgrounder\n"
+            "import threading, time\n"
+            "from backgrounder import Task\n"
+            "printed = threading.Event()\n"
+            "def fine(): return 42\n"
+            "def endless():\n"
+            "    print('epoch 1 of 100')\n"
+            "    printed.set()\n"
+            "    time.sleep(3600)\n"
+            "await Task(fine)()\n"
+            "h = %background endless\n"
+            "import asyncio\n"
+            "await asyncio.to_thread(printed.wait, 30)  # a blocking wait would hold the loop\n"
+            "journal = get_ipython().magics_manager.registry['BackgroundMagics'].journal\n"
+            "journal.flush(30)"
+        )
+        assert setup.status == "ok", setup.stderr
+        kernel.manager.restart_kernel(now=True)  # killed: no exit hook runs
+        kernel.client.wait_for_ready(timeout=60)
+        shown = kernel.execute("%load_ext backgrounder\n%tasks --previous")
+        assert shown.status == "ok", shown.stderr
+    finally:
+        kernel.shutdown()
+    text = shown.displays[-1]["text/plain"]
+    assert "2 tasks from earlier kernels of this notebook (1 lost: the kernel stopped)" in text
+    assert "fine()  done" in text and "-> 42" in text
+    assert "endless()  lost: the kernel stopped" in text
+    assert "epoch 1 of 100" in shown.displays[-1]["text/html"]

@@ -1,0 +1,70 @@
+"""tqdm inside a task in a real kernel: ``tqdm.auto`` is the notebook bar there."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .kernel_client import Kernel
+
+pytestmark = pytest.mark.kernel
+pytest.importorskip("tqdm")
+
+SETUP = """
+%load_ext backgrounder
+import time
+from tqdm.auto import tqdm, trange
+from backgrounder.notebook import tqdm_bars
+tqdm_bars.install()  # (until %load_ext does it: see integrations)
+
+def work(n):
+    for _ in tqdm(range(n), desc="load", mininterval=0):
+        time.sleep(0.005)
+    return n
+"""
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[Kernel]:
+    kernel = Kernel()
+    setup = kernel.execute(SETUP)
+    assert setup.status == "ok", setup.stderr
+    yield kernel
+    kernel.shutdown()
+
+
+def test_tqdm_auto_in_a_task_feeds_its_row_and_shows_no_widget_bar(kernel: Kernel) -> None:
+    start = kernel.execute("h = %background work 30")
+    assert start.status == "ok", start.stderr
+    done = kernel.execute("await h\nprint(h.work.progress)\nprint(repr(h.work.output))")
+    assert done.status == "ok", done.stderr
+    progress, output = done.stdout.splitlines()
+    assert progress == "(30, 30)"
+    assert output.startswith("'load: 100%|") and output.count("\\n") == 1
+    assert "\\r" not in output
+    # nothing but the task's table was displayed by the starting cell: no tqdm widget
+    start_messages = [m for m in kernel.log if m["parent_header"].get("msg_id") == start.msg_id]
+    shown = [
+        m["content"]["data"].get("text/plain", "")
+        for m in start_messages
+        if m["msg_type"] == "display_data"
+    ]
+    assert shown and not any("load:" in text for text in shown)
+
+
+def test_outside_tasks_tqdm_auto_is_still_the_widget_bar(kernel: Kernel) -> None:
+    execution = kernel.execute("for _ in tqdm(range(3)): pass")
+    assert execution.status == "ok"
+    assert any("/3 [" in d.get("text/plain", "") for d in execution.displays)
+    assert execution.comm_messages() > 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not wired: backgrounder/notebook/__init__.py load_ipython_extension must call "
+    "integrations.install(ipython), which re-applies the patch before each cell",
+)
+def test_load_ext_alone_patches_the_notebook_bar(kernel: Kernel) -> None:
+    kernel.execute("tqdm_bars.uninstall()")
+    assert kernel.value("tqdm_bars.patched()") == "True"

@@ -1,0 +1,169 @@
+"""Issue 14 in terminal IPython, as a person meets it: a real ``ipython`` in tmux.
+
+Cases whose fix lies in modules being reworked elsewhere are ``xfail(strict=True)``, with
+the fix in the reason: they turn into failures (XPASS) the day the fix lands.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .harness import Terminal
+
+pytestmark = pytest.mark.terminal
+
+TRACEBACK_INTO_ASYNCIO = re.compile(r"asyncio[/\\]base_events\.py|selectors\.py")
+
+
+def wait_done(term: Terminal, handle: str = "h", timeout: float = 30) -> None:
+    term.wait_for(lambda _: term.value(f"{handle}.done()") == "True", timeout)
+
+
+# -- task output between prompts -------------------------------------------------------------
+
+
+def test_every_line_a_task_prints_is_its_own_even_between_prompts(fixed: Terminal) -> None:
+    fixed.run("h = %background chatty 20 every=0.05")
+    fixed.run("1+1")  # the prompt shows while most of the lines are printed
+    wait_done(fixed)
+    assert fixed.value("h.work.output.count('chatty')") == "20"
+    assert "chatty 3" not in fixed.screen()  # nothing leaked into the terminal
+
+
+def test_other_threads_still_print_above_the_prompt(fixed: Terminal) -> None:
+    fixed.run("import threading; threading.Thread(target=print, args=('plain thread',)).start()")
+    fixed.wait_for(lambda screen: "plain thread" in screen)
+
+
+def test_a_tqdm_bar_in_a_task_feeds_it_and_draws_nothing(fixed: Terminal) -> None:
+    pytest.importorskip("tqdm")
+    fixed.run("h = %background bar 40 every=0.01")
+    fixed.run("1+1")
+    wait_done(fixed)
+    progress = fixed.value("h.work.progress")
+    assert progress == "(40, 40)", fixed.value(
+        "repr(h.work.output), h.work.state, h.work.exception"
+    )
+    assert fixed.value("repr(h.work.output)").startswith("'bar: 100%|")
+    assert "40/40" not in fixed.screen().replace(fixed.value("h.work.output").strip(), "")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not wired: backgrounder/notebook/__init__.py load_ipython_extension must call "
+    "integrations.install(ipython) (and unload_ipython_extension integrations.uninstall)",
+)
+def test_load_ext_alone_routes_task_output_between_prompts(terminal: Terminal) -> None:
+    terminal.run("h = %background chatty 10 every=0.05")
+    terminal.run("1+1")
+    wait_done(terminal)
+    assert terminal.value("h.work.output.count('chatty')") == "10"
+
+
+# -- Ctrl-C during await ---------------------------------------------------------------------
+
+
+def interrupt_group(term: Terminal) -> str:
+    """``await g()`` on 4 tasks sleeping 10 s, Ctrl-C once they run; what the cell showed."""
+    term.run("g = sleepers(4, 10)")
+    prompt = term.count + 1
+    term.type("await g()")
+    term.press("Enter")
+    term.wait_for(lambda screen: screen.count("[nap begins]") == 4)
+    term.press("C-c")
+    return term.wait_for_prompt(prompt, timeout=20)
+
+
+def test_ctrl_c_cancels_the_awaited_group_and_nothing_leaks(fixed: Terminal) -> None:
+    shown = interrupt_group(fixed)
+    assert not TRACEBACK_INTO_ASYNCIO.search(shown), shown
+    assert fixed.value("[t.state.value for t in g.tasks]") == str(["cancelled"] * 4)
+    assert fixed.value("g.state.value") == "cancelled"
+    later = fixed.run("import asyncio; await asyncio.sleep(0.01); 'fine'")
+    assert "Error" not in later and "'fine'" in later, later
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="_group.py: on cancellation from outside (Interrupt), raise a CancelledError "
+    "subclass whose _render_traceback_() returns one line ('Tasks #1 interrupted: 4 tasks "
+    "cancelled'), raised outside the except block (IPython falls back to a full traceback "
+    "when __context__ holds an ExceptionGroup)",
+)
+def test_ctrl_c_says_so_in_one_line(fixed: Terminal) -> None:
+    shown = interrupt_group(fixed)
+    said = [line for line in shown.splitlines() if line.strip() and "[nap begins]" not in line]
+    # the cell's own line, then the table of the group (shown when the cell ends)
+    assert "interrupted" in said[0] and "4 tasks cancelled" in said[0], shown
+    assert not any("Traceback" in line or "CancelledError" in line for line in said), shown
+
+
+def test_without_the_runner_ctrl_c_leaves_the_group_running(terminal: Terminal) -> None:
+    """What issue 14 saw, kept as the reference the runner fixes."""
+    terminal.run(
+        "from backgrounder.notebook import terminal_ipython; "
+        "terminal_ipython.uninstall(get_ipython())"
+    )
+    shown = interrupt_group(terminal)
+    assert TRACEBACK_INTO_ASYNCIO.search(shown), shown
+    assert terminal.value("[t.state.value for t in g.tasks]") == str(["running"] * 4)
+
+
+# -- %background in a terminal ----------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="magics._start shows a text row at once (the task has not begun: 'pending') and "
+    "IPython then prints the returned Handle as Out[n]: in a terminal, show nothing in "
+    "_start and let Session._post_run_cell print the row of work not already displayed",
+)
+def test_background_prints_one_true_line(terminal: Terminal) -> None:
+    shown = terminal.run("import time")
+    shown = terminal.run("%background time.sleep 1")
+    assert shown.count("sleep(1)") == 1, shown
+    assert "pending" not in shown, shown
+
+
+# -- texts ------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="render.group_text: '1 tasks' -> '1 task'")
+def test_one_task_is_singular(terminal: Terminal) -> None:
+    terminal.run("h = %background chatty 1")
+    wait_done(terminal)
+    listing = terminal.run("%tasks")
+    assert "1 task," in listing and "1 tasks" not in listing, listing
+
+
+@pytest.mark.xfail(strict=True, reason="render.row_text: '(1 output lines)' -> '(1 output line)'")
+def test_one_output_line_is_singular(terminal: Terminal) -> None:
+    terminal.run("h = %background chatty 1")
+    wait_done(terminal)
+    listing = terminal.run("%tasks")
+    assert "(1 output line)" in listing, listing
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="magics._lookup says 'not defined in the notebook': in a terminal say 'in this "
+    "session' (or 'in the namespace')",
+)
+def test_an_unknown_name_is_not_said_to_be_in_a_notebook(terminal: Terminal) -> None:
+    said = terminal.run("%background nowhere_to_be_found 5")
+    assert "nowhere_to_be_found" in said and "notebook" not in said, said
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="magics.tasks: `%tasks ID` (and a name when unambiguous) should print that task's "
+    "row, traceback and output (rendered by notebook.terminal.terminal_text): the one place "
+    "a terminal shows task output",
+)
+def test_tasks_id_shows_the_output(terminal: Terminal) -> None:
+    terminal.run("h = %background chatty 3")
+    wait_done(terminal)
+    shown = terminal.run("%tasks 1")
+    assert "chatty 0" in shown and "chatty 2" in shown, shown
