@@ -60,11 +60,6 @@ def test_outside_tasks_tqdm_auto_is_still_the_widget_bar(kernel: Kernel) -> None
     assert execution.comm_messages() > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not wired: backgrounder/notebook/__init__.py load_ipython_extension must call "
-    "integrations.install(ipython), which re-applies the patch before each cell",
-)
 def test_load_ext_alone_patches_the_notebook_bar(kernel: Kernel) -> None:
     kernel.execute("tqdm_bars.uninstall()")
     assert kernel.value("tqdm_bars.patched()") == "True"

@@ -50,11 +50,6 @@ def test_a_tqdm_bar_in_a_task_feeds_it_and_draws_nothing(fixed: Terminal) -> Non
     assert "40/40" not in fixed.screen().replace(fixed.value("h.work.output").strip(), "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not wired: backgrounder/notebook/__init__.py load_ipython_extension must call "
-    "integrations.install(ipython) (and unload_ipython_extension integrations.uninstall)",
-)
 def test_load_ext_alone_routes_task_output_between_prompts(terminal: Terminal) -> None:
     terminal.run("h = %background chatty 10 every=0.05")
     terminal.run("1+1")
