@@ -12,7 +12,7 @@ import backgrounder
 from backgrounder import Task
 from backgrounder.notebook import rich_live
 
-from .conftest import Wire
+from .conftest import Frontend
 
 pytest.importorskip("rich")
 from rich.console import Console
@@ -45,7 +45,7 @@ def terminal_console() -> Console:
 
 @pytest.mark.parametrize("make", [jupyter_console, terminal_console])
 async def test_a_progress_in_a_task_writes_its_last_frame_and_feeds_the_task(
-    make: Callable[[], Console], wire: Wire, installed: None
+    make: Callable[[], Console], frontend: Frontend, installed: None
 ) -> None:
     streams: list[object] = []
 
@@ -66,11 +66,11 @@ async def test_a_progress_in_a_task_writes_its_last_frame_and_feeds_the_task(
     assert task.progress == (20, 20)
     assert "download" in task.output and "100%" in task.output
     assert task.output.count("download") == 1  # the last frame only
-    assert wire.opened == 0  # no ipywidgets Output
+    assert frontend.opened == 0  # no ipywidgets Output
     assert not any(type(s).__name__ == "FileProxy" for s in streams)  # stdout never swapped
 
 
-async def test_track_in_a_task(wire: Wire, installed: None) -> None:
+async def test_track_in_a_task(frontend: Frontend, installed: None) -> None:
     def work() -> int:
         return sum(track(range(10), description="sum", console=jupyter_console()))
 

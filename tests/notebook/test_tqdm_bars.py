@@ -13,7 +13,7 @@ import backgrounder
 from backgrounder import Task
 from backgrounder.notebook import tqdm_bars
 
-from .conftest import Wire
+from .conftest import Frontend
 
 pytest.importorskip("tqdm")
 pytest.importorskip("ipywidgets")
@@ -60,7 +60,7 @@ def installed() -> Iterator[None]:
 
 @pytest.mark.parametrize("make", [tqdm_notebook, AutoInAKernel], ids=["notebook", "auto"])
 async def test_inside_a_task_a_notebook_bar_feeds_the_task(
-    make: Any, wire: Wire, installed: None
+    make: Any, frontend: Frontend, installed: None
 ) -> None:
     def loop() -> str:
         with make(range(1), display=False, leave=False) as bar:
@@ -77,10 +77,10 @@ async def test_inside_a_task_a_notebook_bar_feeds_the_task(
     assert task.result == "tqdm_asyncio"
     assert task.progress == (3, 3)
     assert task.output.startswith("load: 100%|") and task.output.count("\n") == 1
-    assert wire.opened == 0  # no widget made
+    assert frontend.opened == 0  # no widget made
 
 
-async def test_async_for_still_works(wire: Wire, installed: None) -> None:
+async def test_async_for_still_works(frontend: Frontend, installed: None) -> None:
     async def numbers() -> Any:
         for i in range(20):
             yield i
@@ -92,18 +92,18 @@ async def test_async_for_still_works(wire: Wire, installed: None) -> None:
     with routed():
         await task()
     assert task.result == sum(range(20)) and task.progress == (20, 20)
-    assert wire.opened == 0
+    assert frontend.opened == 0
 
 
-def test_outside_tasks_the_bar_is_a_widget(wire: Wire, installed: None) -> None:
+def test_outside_tasks_the_bar_is_a_widget(frontend: Frontend, installed: None) -> None:
     bar = tqdm_notebook(range(3), display=False)
-    assert isinstance(bar, tqdm_notebook) and wire.opened > 0
+    assert isinstance(bar, tqdm_notebook) and frontend.opened > 0
     for _ in bar:
         pass
     close_widgets(bar)
 
 
-async def test_uninstalled_tqdm_is_as_it_was(wire: Wire) -> None:
+async def test_uninstalled_tqdm_is_as_it_was(frontend: Frontend) -> None:
     assert not tqdm_bars.patched()
     assert tqdm_bars.install() and tqdm_bars.install()  # twice is harmless
     tqdm_bars.uninstall()
@@ -115,6 +115,6 @@ async def test_uninstalled_tqdm_is_as_it_was(wire: Wire) -> None:
 
     task = Task(loop)
     await task()
-    assert type(task.result).__name__ == "tqdm_notebook" and wire.opened > 0
+    assert type(task.result).__name__ == "tqdm_notebook" and frontend.opened > 0
     task.result.close()
     close_widgets(task.result)
