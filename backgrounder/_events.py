@@ -24,12 +24,20 @@ _log = logging.getLogger("backgrounder")
 
 
 class EventKind(str, Enum):
+    """What happened: a listener names the kinds it wants (``subscribe(f, kinds=...)``)."""
+
     QUEUED = "queued"
+    """A run took the task (it is pending); not emitted for a group itself."""
     STARTED = "started"
+    """The task's code began, or a group's run began (before any of its tasks' events)."""
     PROGRESS = "progress"
+    """The task called ``progress(done, total)``; ``data`` is ``(done, total)``."""
     OUTPUT = "output"
+    """The task printed (output capture on); ``data`` is ``(stream_name, text)``."""
     FINISHED = "finished"
-    THREAD_ENDED = "thread_ended"  # a finished run's body returned at last: thread_alive False
+    """The run ended: done, failed or cancelled (a group's comes after all its tasks')."""
+    THREAD_ENDED = "thread_ended"
+    """A cancelled or timed-out sync task's thread returned at last (``thread_alive`` False)."""
 
     def __str__(self) -> str:
         return self.value
@@ -43,8 +51,11 @@ class TaskEvent(NamedTuple):
     """
 
     kind: EventKind
+    """What happened."""
     task: Task | Tasks
+    """To which task, or group."""
     data: Any = None
+    """``(done, total)`` for PROGRESS, ``(stream_name, text)`` for OUTPUT, else None."""
 
 
 Listener = Callable[[TaskEvent], None]

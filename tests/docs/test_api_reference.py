@@ -35,15 +35,6 @@ ROLE = re.compile(r":(?:py:)?(?:func|meth|class|attr|exc|mod|data|obj|const|ref|
 # written after the core's restructuring (issue 11). Strict xfails: fixing one fails its test
 # until it leaves this list.
 UNDOCUMENTED = {
-    "backgrounder.EventKind",
-    "backgrounder.EventKind.FINISHED",
-    "backgrounder.EventKind.OUTPUT",
-    "backgrounder.EventKind.PROGRESS",
-    "backgrounder.EventKind.QUEUED",
-    "backgrounder.EventKind.STARTED",
-    "backgrounder.TaskEvent.data",
-    "backgrounder.TaskEvent.kind",
-    "backgrounder.TaskEvent.task",
     "backgrounder.Tasks.as_group",
     "backgrounder.Tasks.elapsed",
     "backgrounder.Tasks.executor",
@@ -63,11 +54,6 @@ UNDOCUMENTED = {
     "backgrounder.Handle.name",
     "backgrounder.Handle.state",
     "backgrounder.Handle.work",
-    "backgrounder.TaskState.CANCELLED",
-    "backgrounder.TaskState.DONE",
-    "backgrounder.TaskState.FAILED",
-    "backgrounder.TaskState.PENDING",
-    "backgrounder.TaskState.RUNNING",
     "backgrounder.Task.args",
     "backgrounder.Task.cancel_requested",
     "backgrounder.Task.ended_at",
