@@ -174,6 +174,7 @@ class Session:
 
     def _keep_awake(self, loop: asyncio.AbstractEventLoop, cell: object) -> None:
         """Wake the kernel's loop every ``WAKE_EVERY`` s while this cell runs (see above)."""
+
         def wake() -> None:
             if self._cell is cell and cell is not None:
                 loop.call_later(WAKE_EVERY, wake)
