@@ -182,11 +182,19 @@ def _deliver(targets: Sequence[Task], stream: str, text: str, dropped: int = 0) 
 
 # The originals replaced while capture is on; kept after, for a wrapper someone put on ours.
 _hooks: dict[str, Callable[..., Any]] = {}
+# The library's own service threads serve every task: one first started inside a task (they
+# start lazily) carries none. run_sync's thread runs the caller's coroutine: it does carry.
+_SERVICE = ("backgrounder._threads", "backgrounder._loop", "backgrounder.notebook.journal")
+
+
+def _serves_the_library(thread: threading.Thread) -> bool:
+    target = getattr(thread, "_target", None)  # CPython's name for Thread(target=...)
+    return getattr(target, "__module__", None) in _SERVICE
 
 
 def _start(self: threading.Thread) -> None:
     chain = () if not _installs or getattr(_routing, "submitting", False) else _context.here()
-    if chain:
+    if chain and not _serves_the_library(self):
         run = self.run
 
         def run_in_task() -> None:

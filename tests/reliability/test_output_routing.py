@@ -303,3 +303,32 @@ def test_a_hook_put_on_ours_keeps_working_after_release() -> None:
         threading.Thread.start = ours  # type: ignore[method-assign]
         bg.capture_output()  # ours again on top of the original: put it back
         bg.release_output()
+
+
+async def test_the_librarys_own_threads_started_inside_a_task_carry_none(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The library starts its worker threads lazily: the first may start inside a task. A job
+    # run in such a thread's own context (not a task's) prints as nobody's, even while the
+    # task that happened to start the thread still runs.
+    from backgrounder._threads import WorkerThreads
+
+    pool = WorkerThreads(max_threads=1, name="backgrounder-test")
+    started, done = threading.Event(), threading.Event()
+
+    def job() -> None:
+        print("a service job")
+        done.set()
+
+    def start_the_pool() -> None:
+        pool.submit(started.set)  # the pool's thread starts here, inside this task
+        done.wait(30)
+
+    with captured():
+        task = bg.Task(start_the_pool)
+        handle = task.start()
+        assert await anyio.to_thread.run_sync(started.wait, 30)
+        pool.submit(job)  # from outside any task, while the task runs
+        await handle
+    assert task.output == ""
+    assert capsys.readouterr().out == "a service job\n"
