@@ -281,11 +281,20 @@ def _reroute_handlers(routers: dict[int, TaskStream]) -> None:
 
 
 def _restore_handlers() -> None:
+    """Put back what capture changed, and point handlers made while it was on (holding a
+    router) at the stream the router stood for."""
     for ref, router in _handlers:
-        handler = ref()
-        if handler is not None and handler.stream is router:
-            handler.setStream(router.original)
+        rerouted = ref()
+        if rerouted is not None and rerouted.stream is router:
+            rerouted.setStream(router.original)
     _handlers.clear()
+    for handler in _all_handlers():
+        stream = getattr(handler, "stream", None)
+        if isinstance(handler, logging.StreamHandler) and isinstance(stream, TaskStream):
+            try:
+                handler.setStream(stream.original)
+            except Exception:  # a subclass whose stream cannot be set
+                continue
 
 
 _installs = 0  # capture_output() calls not yet released

@@ -36,6 +36,8 @@ IMPORTS = {
     "distributed": "dask",
     "trio": "(only imported inside a running trio program, which brought it)",
     "jupyter_core": "(optional: the journal's folder where Jupyter runs, a fallback elsewhere)",
+    "rich": "(only when a task uses Rich, which the user brought)",
+    "tqdm": "(only when a task uses tqdm, which the user brought)",
 }
 DISTRIBUTION = {"IPython": "ipython", "nest_asyncio2": "nest-asyncio2"}
 SDIST_TOP = {
