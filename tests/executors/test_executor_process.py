@@ -127,9 +127,17 @@ async def test_cancel_queued_and_running_calls(pool: Executor, tmp_path: Path) -
     assert sum(m.exists() for m in markers) < 8
 
 
-async def test_the_pool_is_shared_and_replaced_when_resized(pool: Executor) -> None:
+def test_the_pool_is_shared_and_replaced_when_resized(pool: Executor) -> None:
     assert process_pool() is pool
     assert process_pool(2) is pool
+    try:
+        bigger = process_pool(3)
+        assert bigger is not pool and process_pool() is bigger
+        assert bigger.submit(int, "7").result(timeout=60) == 7
+        with pytest.raises(RuntimeError):  # the old pool finished its work and takes no more
+            pool.submit(int, "1")
+    finally:
+        close_process_pool()
 
 
 def test_exit_does_not_wait_for_running_calls_nor_leave_processes() -> None:
