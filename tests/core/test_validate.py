@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import gc
 
 import pytest
 
-from backgrounder import Task, Tasks, background
+from backgrounder import Task, Tasks, TaskState, background
 
 
 def two(a: int, b: int) -> int:
@@ -80,7 +81,14 @@ def test_partial_and_methods_and_callables() -> None:
 
 
 def test_builtins_without_signature_are_accepted() -> None:
-    Task(dict.fromkeys, "ab")
+    """No signature to check against: the call itself decides, when the task runs."""
+    task = Task(dict.fromkeys, "ab")
+    assert not task.is_async
+    assert asyncio.run(task()) == {"a": None, "b": None}
+    wrong = Task(dict.fromkeys, "ab", 1, 2)  # accepted at construction...
+    with pytest.raises(TypeError):  # ...and fails when it runs, as the call would
+        asyncio.run(wrong())
+    assert wrong.state is TaskState.FAILED
 
 
 def test_tasks_validation() -> None:
