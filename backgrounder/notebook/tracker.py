@@ -196,7 +196,8 @@ class Tracker:
             return list(tasks)
         room = self.window
         index = self._positions()
-        chosen = heapq.nsmallest(room, self._running.values(), key=lambda t: index[t.id])
+        running = self._running
+        chosen = [running[tid] for tid in heapq.nsmallest(room, running, key=index.__getitem__)]
         room -= len(chosen)
         for ended in (self._failed, self._recent):
             if room > 0:
