@@ -170,16 +170,3 @@ def group_state(counts: dict[TaskState, int]) -> TaskState:
     if counts[_CANCELLED]:
         return _CANCELLED
     return _DONE
-
-
-def __getattr__(name: str) -> object:
-    """``WINDOW`` and ``GroupSource`` moved (tracker.py, sources.py); old imports still work."""
-    if name == "WINDOW":
-        from .tracker import WINDOW
-
-        return WINDOW
-    if name == "GroupSource":
-        from .sources import GroupSource
-
-        return GroupSource
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

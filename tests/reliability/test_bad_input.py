@@ -325,7 +325,7 @@ def test_bad_progress_is_refused_at_the_call_naming_the_task(
     args: tuple[Any, ...], error: type[Exception], message: str
 ) -> None:
     from backgrounder.notebook.render import group_html, group_text
-    from backgrounder.notebook.snapshot import GroupSource
+    from backgrounder.notebook.sources import GroupSource
 
     def report() -> str:
         backgrounder.progress(2, 4)

@@ -58,7 +58,8 @@ async def async_fail(i: int) -> None:
 @pytest.mark.anyio
 async def test_every_task_of_a_group_failing_is_reported_one_by_one(anyio_backend: str) -> None:
     from backgrounder.notebook.render import group_html, group_text
-    from backgrounder.notebook.snapshot import WINDOW, GroupSource
+    from backgrounder.notebook.sources import GroupSource
+    from backgrounder.notebook.tracker import WINDOW
 
     n = 300
     group = Tasks(as_group=True, limit=50)
@@ -138,7 +139,8 @@ def raise_broken(_: object) -> None:
 @pytest.mark.parametrize("value", [BrokenRepr(), NotAString(), Huge()], ids=type)
 def test_broken_reprs_of_arguments_results_and_errors_never_break_a_table(value: object) -> None:
     from backgrounder.notebook.render import group_html, group_text, row_detail_html
-    from backgrounder.notebook.snapshot import GroupSource, snapshot_task
+    from backgrounder.notebook.snapshot import snapshot_task
+    from backgrounder.notebook.sources import GroupSource
 
     group = Tasks(as_group=True)
     good = group.add_task(give, value)

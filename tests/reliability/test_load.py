@@ -76,7 +76,8 @@ async def test_a_large_group_on_any_backend(anyio_backend: str) -> None:
 @pytest.mark.heavy
 def test_the_table_snapshot_stays_fast_while_a_huge_group_runs() -> None:
     from backgrounder.notebook.render import group_html, group_text
-    from backgrounder.notebook.snapshot import WINDOW, GroupSource
+    from backgrounder.notebook.sources import GroupSource
+    from backgrounder.notebook.tracker import WINDOW
 
     n = scaled(10_000, 100_000)
     group = Tasks(as_group=True)
