@@ -6,7 +6,8 @@ task: a listener only appends the task to a queue. A journal file belongs to one
 (several kernels of it may write at once: WAL mode, one row key per kernel) and is bounded
 (``RETAIN_ROWS`` records, ``RETAIN_DAYS`` days). If the file cannot be written (a full disk,
 a read-only folder), the journal warns once and keeps this kernel's records in memory: a task
-never fails because of it.
+never fails because of it. A finished task is referenced by the queue until the next batch
+(at most ``FLUSH_EVERY`` seconds; ``%tasks clear`` flushes at once).
 
 Where: ``BACKGROUNDER_JOURNAL`` names the file, or ``off`` turns the journal off; by default
 ``<jupyter data dir>/backgrounder/journals/<notebook>-<hash>.sqlite3``.

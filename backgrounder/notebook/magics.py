@@ -365,6 +365,8 @@ class BackgroundMagics(Magics):
         if opts.action == "clear":
             if opts.target is not None:
                 raise UsageError("%tasks clear takes no argument")
+            if self.journal is not None:  # written, and its queue lets go of them too
+                self.journal.flush(5)
             print(f"forgot {self.history.clear()} finished tasks")
             return
         target = (opts.target or "").lstrip("#")

@@ -1,17 +1,21 @@
 """Text and HTML renderings of snapshots: pure functions, for the live and the static table.
 
 Everything a task supplies (name, arguments, result, error, traceback, output) goes through
-``html.escape`` here before it becomes HTML; no other module builds HTML from task text.
+``escape`` here before it becomes HTML (control characters shown as ``repr`` shows them, then
+``html.escape``), and through ``escape_controls`` before it becomes text, so no task can clear
+or retitle a terminal or fake a row; output is rendered as a terminal would show it
+(``terminal.py``). No other module builds HTML from task text.
 Both renderings carry the same stable hooks (tests, user CSS): ``bg-table`` on the root,
 ``bg-header`` on the header, ``bg-row`` with ``data-state`` and ``data-id`` on each row.
 """
 
 from __future__ import annotations
 
-from html import escape
+import html
 
 from .. import TaskState
 from .snapshot import GroupSnapshot, RowSnapshot
+from .terminal import escape_controls, terminal_html, terminal_text
 
 __all__ = [
     "BAR_ORDER",
@@ -29,6 +33,17 @@ __all__ = [
 ]
 
 _PENDING, _RUNNING, _DONE, _FAILED, _CANCELLED = TaskState
+
+
+def escape(text: str) -> str:
+    """One line of task text as HTML: controls shown escaped, markup escaped."""
+    return html.escape(escape_controls(text))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 MARKS = {_PENDING: "○", _RUNNING: "▶", _DONE: "✔", _FAILED: "✖", _CANCELLED: "⊘"}
 COLORS = {
     _PENDING: "#80868b",
@@ -101,7 +116,7 @@ def row_text(row: RowSnapshot) -> str:
     parts = [
         MARKS[row.state],
         f"#{row.id}",
-        row.name,
+        escape_controls(row.name),
         row.state.value,
         format_elapsed(row.elapsed, live),
     ]
@@ -110,25 +125,26 @@ def row_text(row: RowSnapshot) -> str:
         bar = _bar(fraction) + " " if fraction is not None else ""
         parts.append(bar + _progress_text(row.progress))
     if row.result is not None:
-        parts.append(f"-> {row.result}")
+        parts.append(f"-> {escape_controls(row.result)}")
     if row.error is not None:
-        parts.append(row.error)
+        parts.append(escape_controls(row.error))
     if row.output_dropped or row.output:
-        lines = row.output.count("\n") + (not row.output.endswith("\n"))
-        parts.append(f"({lines} output lines)")
+        shown = terminal_text(row.output)  # as a terminal leaves it: \r frames overwritten
+        lines = shown.count("\n") + (not shown.endswith("\n"))
+        parts.append(f"({_plural(lines, 'output line')})")
     return "  ".join(parts)
 
 
 def group_text(snap: GroupSnapshot) -> str:
     """The header line, one line per shown row, and how many rows were left out."""
     live = snap.state is _RUNNING
-    head = f"{snap.name}: {snap.total} tasks, {_counts_text(snap)}"
+    head = f"{escape_controls(snap.name)}: {_plural(snap.total, 'task')}, {_counts_text(snap)}"
     if snap.elapsed is not None:
         head += f" · {format_elapsed(snap.elapsed, live)}"
     if snap.note:
-        head += f"\n  {snap.note}"
+        head += f"\n  {escape_controls(snap.note)}"
     if snap.error:
-        head += f"\n  {snap.error}"
+        head += f"\n  {escape_controls(snap.error)}"
     lines = [head]
     lines += ["  " + row_text(row) for row in snap.rows]
     if snap.hidden:
@@ -219,22 +235,24 @@ def rows_html(rows: tuple[RowSnapshot, ...]) -> str:
     return f'<div class="bg-rows" style="{_CONTAINED}">{body}</div>'
 
 
-def _pre(text: str) -> str:
+def _pre(content: str) -> str:
+    """A block of already-escaped HTML ``content``."""
     return (
         f'<pre style="{_MONO};margin:2px 0 6px 24px;padding:4px 6px;max-height:24em;'
         f'overflow:auto;background:var(--jp-layout-color2,#f5f5f5);white-space:pre-wrap">'
-        f"{escape(text)}</pre>"
+        f"{content}</pre>"
     )
 
 
 def row_detail_html(row: RowSnapshot) -> str:
-    """The traceback and the captured output, shown when the row is expanded."""
+    """The traceback and the captured output (as a terminal shows it: ``\\r`` overwrites,
+    ANSI colours as colours), shown when the row is expanded."""
     parts = []
     if row.traceback:
-        parts.append(_pre(row.traceback))
+        parts.append(_pre(html.escape(escape_controls(row.traceback, keep_newlines=True))))
     if row.output or row.output_dropped:
         note = f"[{row.output_dropped} earlier characters dropped]\n" if row.output_dropped else ""
-        parts.append(_pre(note + row.output))
+        parts.append(_pre(html.escape(note) + terminal_html(row.output)))
     if not parts:
         parts.append(f'<div style="margin-left:24px;{_GREY}">no output</div>')
     return "".join(parts)

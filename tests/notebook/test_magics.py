@@ -253,7 +253,7 @@ def test_await_tasks_in_a_terminal_cell_shows_the_final_table(
 
 def test_displaying_a_group_shows_text(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
     run(ip, "g = backgrounder.Tasks(name='shown')\ng.add_task(add, 1)\ng")
-    assert "shown: 1 tasks, 1 pending" in capsys.readouterr().out
+    assert "shown: 1 task, 1 pending" in capsys.readouterr().out
 
 
 def test_load_twice_and_unload(ip: Any) -> None:

@@ -141,3 +141,31 @@ def test_traceback_starts_at_the_users_code() -> None:
     traceback = snapshot_task(task).traceback or ""
     assert "user_function" in traceback and "KeyError: 'missing'" in traceback
     assert "backgrounder/_task.py" not in traceback
+
+
+def test_control_characters_never_reach_a_view_raw() -> None:
+    """A task can neither clear nor retitle a terminal, nor fake a row (issue 13, item 12);
+    its output is shown as a terminal would show it, colours as escaped spans."""
+    from backgrounder.notebook.render import group_html, group_text
+    from backgrounder.notebook.sources import GroupSource
+
+    def noisy() -> None:
+        print("\x1b[31mred\x1b[0m plain\n\r0/3\r1/3\r2/3")
+        raise ValueError("\x1b[2J\x1b]0;owned\x07<b>bold</b>\nfake row")
+
+    group = Tasks([Task(noisy).options(name="clear\x1b[2Jme")], as_group=True)
+    backgrounder.capture_output()
+    try:
+        with pytest.raises(ExceptionGroup):
+            asyncio.run(group())
+    finally:
+        backgrounder.release_output()
+    snap = GroupSource(group).snapshot()
+    text, page = group_text(snap), group_html(snap)
+    for shown in (text, page):
+        assert "\x1b" not in shown and "\x07" not in shown
+    assert "\\x1b[2J" in text and "clear\\x1b[2Jme" in text
+    assert "<b>bold" not in page and "&lt;b&gt;bold" in page
+    assert "2/3" in page and "0/3" not in page  # \r overwrote the line
+    assert "color" in page and "red" in page
+    assert "(2 output lines)" in text and "1 task," in text

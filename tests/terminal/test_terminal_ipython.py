@@ -125,7 +125,6 @@ def test_background_prints_one_true_line(terminal: Terminal) -> None:
 # -- texts ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="render.group_text: '1 tasks' -> '1 task'")
 def test_one_task_is_singular(terminal: Terminal) -> None:
     terminal.run("h = %background chatty 1")
     wait_done(terminal)
@@ -133,7 +132,6 @@ def test_one_task_is_singular(terminal: Terminal) -> None:
     assert "1 task," in listing and "1 tasks" not in listing, listing
 
 
-@pytest.mark.xfail(strict=True, reason="render.row_text: '(1 output lines)' -> '(1 output line)'")
 def test_one_output_line_is_singular(terminal: Terminal) -> None:
     terminal.run("h = %background chatty 1")
     wait_done(terminal)
