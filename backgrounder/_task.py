@@ -409,7 +409,9 @@ class Task:
             if self._state.finished:
                 return False
             run, body_running = self._end(state, result, exc)
-        self._ended(run, body_running)
+        self._emit(EventKind.FINISHED)
+        if run is not None:
+            self._tell_runner(run, body_running)
         return True
 
     def _end(
@@ -427,19 +429,18 @@ class Task:
         run, self._run = self._run, None
         return run, self._thread_alive
 
-    def _ended(self, run: Run | None, body_running: bool) -> None:
-        """After ``_end``, without the lock: tell the views, then the runner."""
-        self._emit(EventKind.FINISHED)
-        if run is not None:
-            if run.on_finish is not None:
-                run.on_finish(self, run, body_running)
-            if body_running:
-                with _transition:
-                    if self._thread_alive:  # the body's end releases the run (after on_finish)
-                        self._body_run = run
-                        return
-            if run.on_release is not None:
-                run.on_release(self, run)
+    def _tell_runner(self, run: Run, body_running: bool) -> None:
+        """After ``_end``, without the lock: the run ended; and, unless its body runs on,
+        its hold is released (else the body's end releases it, after this)."""
+        if run.on_finish is not None:
+            run.on_finish(self, run, body_running)
+        if body_running:
+            with _transition:
+                if self._thread_alive:
+                    self._body_run = run
+                    return
+        if run.on_release is not None:
+            run.on_release(self, run)
 
     def _finish_cancelled(self) -> None:
         """The body was stopped: by its timeout (failed, TimeoutError) or by a cancel."""
@@ -576,6 +577,9 @@ class Task:
                 ended = self._end(state, result, exc)
         self._released(body_run)
         if ended is not None:
-            self._ended(*ended)
+            run, body_running = ended
+            self._emit(EventKind.FINISHED)
+            if run is not None:
+                self._tell_runner(run, body_running)
         elif self._cancel_requested:  # cancel() or a timeout is ending it: no outcome kept
             self._finish_cancelled()
