@@ -220,6 +220,11 @@ class Tasks:
     def _check_startable(self) -> None:
         """Raise unless a run could begin now: start() refuses at once, changing nothing."""
         self._check_idle("start")
+        if self._starting is not None:
+            raise RuntimeError(
+                f"cannot start {self.name}: it was already started and its run begins at the "
+                f"next turn of its loop; await its handle first"
+            )
         check_tasks(self.tasks)
 
     def _set_starting(self, handle: Handle | None) -> None:

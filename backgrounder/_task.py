@@ -358,6 +358,13 @@ class Task:
     def _check_startable(self) -> None:
         if self._busy():
             raise RuntimeError(f"{self!r} is already running; wait for it before running it again")
+        group = self.group
+        if self._starting is not None or (group is not None and group._starting is not None):
+            # start() returned, the run has not begun yet: it is as good as running
+            raise RuntimeError(
+                f"{self!r} was already started (its run begins at the next turn of its loop); "
+                f"wait for it before running it again"
+            )
         if self._thread_alive:
             raise RuntimeError(
                 f"{self!r} still runs in its thread (a thread cannot be stopped); "
@@ -379,13 +386,18 @@ class Task:
         self._prepare(group, None)
         self.cancel()
 
-    def _begin(self) -> bool:
-        """PENDING -> RUNNING; False if the run ended (cancelled) before it began."""
+    def _begin(self, body_here: bool = False) -> bool:
+        """PENDING -> RUNNING; False if the run ended (cancelled) before it began.
+
+        ``body_here``: the caller's thread runs the sync body next (``thread_alive``).
+        """
         with _transition:
             if self._state is not TaskState.PENDING:
                 return False
             self._state = TaskState.RUNNING
             self._t_start = time.monotonic()
+            if body_here:
+                self._thread_alive = True
         self._emit(EventKind.STARTED)
         return True
 
@@ -396,28 +408,39 @@ class Task:
         with _transition:
             if self._state.finished:
                 return False
-            self._t_end = time.monotonic()
-            if self._t_start is None:
-                self._t_start = self._t_end
-            self._result = result
-            if exc is not None:
-                self._exception = exc
-                self._tb = _from_user_code(exc.__traceback__)
-            self._state = state
-            run, self._run = self._run, None
-            body_running = self._thread_alive
+            run, body_running = self._end(state, result, exc)
         self._emit(EventKind.FINISHED)
         if run is not None:
-            if run.on_finish is not None:
-                run.on_finish(self, run, body_running)
-            if body_running:
-                with _transition:
-                    if self._thread_alive:  # the body's end releases the run (after on_finish)
-                        self._body_run = run
-                        return True
-            if run.on_release is not None:
-                run.on_release(self, run)
+            self._tell_runner(run, body_running)
         return True
+
+    def _end(
+        self, state: TaskState, result: Any, exc: BaseException | None
+    ) -> tuple[Run | None, bool]:
+        """With ``_transition`` held: record the end; the run and whether its body runs on."""
+        self._t_end = time.monotonic()
+        if self._t_start is None:
+            self._t_start = self._t_end
+        self._result = result
+        if exc is not None:
+            self._exception = exc
+            self._tb = _from_user_code(exc.__traceback__)
+        self._state = state
+        run, self._run = self._run, None
+        return run, self._thread_alive
+
+    def _tell_runner(self, run: Run, body_running: bool) -> None:
+        """After ``_end``, without the lock: the run ended; and, unless its body runs on,
+        its hold is released (else the body's end releases it, after this)."""
+        if run.on_finish is not None:
+            run.on_finish(self, run, body_running)
+        if body_running:
+            with _transition:
+                if self._thread_alive:
+                    self._body_run = run
+                    return
+        if run.on_release is not None:
+            run.on_release(self, run)
 
     def _finish_cancelled(self) -> None:
         """The body was stopped: by its timeout (failed, TimeoutError) or by a cancel."""
@@ -461,11 +484,15 @@ class Task:
                 return True
             self._thread_alive = False
             run, self._body_run = self._body_run, None
-        if run is not None:  # its run had ended (cancel, timeout): views may say so now
+        self._released(run)
+        return True
+
+    def _released(self, run: Run | None) -> None:
+        """The body of ``run``, which had ended (cancel, timeout), returned at last."""
+        if run is not None:  # views may now drop "still running in its thread"
             self._emit(EventKind.THREAD_ENDED)
             if run.on_release is not None:
                 run.on_release(self, run)
-        return True
 
     def _set_progress(self, done: float, total: float | None) -> None:
         self._progress = (done, total)
@@ -521,26 +548,39 @@ class Task:
 
     def _run_sync(self) -> None:
         """Run in a worker thread, inside a copy of the starting context."""
-        if not self._begin():
-            return
-        self._call_in_thread()
+        if self._begin(body_here=True):
+            self._call_body()
 
     def _call_in_thread(self) -> None:
-        """Call the sync body here (a worker thread) and end the run with its outcome."""
-        if not self._set_thread_alive(True):  # cancelled before its thread got to it
-            return
+        """Call the sync body here (an executor's thread; the run began elsewhere)."""
+        if self._set_thread_alive(True):  # not if cancelled before its thread got to it
+            self._call_body()
+
+    def _call_body(self) -> None:
+        """Call the sync body (``thread_alive`` is set) and end the run with its outcome.
+
+        The body's end and the run's end share one lock: one acquisition per task, as many
+        as before ``thread_alive`` was kept exactly (sync overhead, benchmarks/overhead.py).
+        """
         _context.enter(self)
+        exc: BaseException | None = None
+        result: Any = None
         try:
             result = no_coroutine(self.name, self.func(*self.args, **self.kwargs))
-        except BaseException as exc:
-            self._set_thread_alive(False)  # before _finish, which wakes whoever waits
-            if self._cancel_requested:  # cancel() or a timeout is ending it: no outcome kept
-                self._finish_cancelled()
-            else:
-                self._finish(TaskState.FAILED, exc=exc)
-        else:
-            self._set_thread_alive(False)
-            if self._cancel_requested:
-                self._finish_cancelled()
-            else:
-                self._finish(TaskState.DONE, result)
+        except BaseException as error:
+            exc = error
+        ended: tuple[Run | None, bool] | None = None
+        with _transition:
+            self._thread_alive = False  # before the end, which wakes whoever waits
+            body_run, self._body_run = self._body_run, None
+            if not self._cancel_requested and not self._state.finished:
+                state = TaskState.DONE if exc is None else TaskState.FAILED
+                ended = self._end(state, result, exc)
+        self._released(body_run)
+        if ended is not None:
+            run, body_running = ended
+            self._emit(EventKind.FINISHED)
+            if run is not None:
+                self._tell_runner(run, body_running)
+        elif self._cancel_requested:  # cancel() or a timeout is ending it: no outcome kept
+            self._finish_cancelled()

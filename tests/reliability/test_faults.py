@@ -807,3 +807,29 @@ async def test_a_group_timeout_keeps_the_failures_before_it(anyio_backend: str) 
         TimeoutError, match=r"^alone timed out after 0\.05 s, with 1 of 2 tasks done, 1 cancelled$"
     ):
         await alone()
+
+
+def test_starting_twice_before_the_run_begins_is_refused_at_once() -> None:
+    """start() returns before the run begins (at the loop's next turn): a second start of the
+    same work, or of a group sharing one of its tasks, is refused there, not later."""
+
+    async def main() -> None:
+        shared = Task(quick, 1)
+        first = Tasks([shared, Task(quick, 2)], as_group=True)
+        handle = first.start()
+        with pytest.raises(RuntimeError, match="was already started"):
+            first.start()
+        second = Tasks([Task(quick, 3), shared], as_group=True)
+        with pytest.raises(RuntimeError, match="was already started"):
+            second.start()
+        with pytest.raises(RuntimeError, match="was already started"):
+            shared.start()
+        assert shared.group is first and second.state is TaskState.PENDING
+        alone = Task(quick, 4)
+        alone_handle = alone.start()
+        with pytest.raises(RuntimeError, match="was already started"):
+            alone.start()
+        assert await handle == [1, 2] and await alone_handle == 4
+        assert await second.start() == [3, 1]  # once it is free, it runs
+
+    asyncio.run(main())
