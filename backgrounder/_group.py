@@ -73,16 +73,25 @@ class Tasks:
         if name is not None:
             check_name(name)
         self.timeout = None if timeout is None else check_timeout(timeout)
+        """Seconds the whole run may take; past it what has not ended is cancelled (``TimeoutError``)."""
         self.task_timeout = None if task_timeout is None else check_timeout(task_timeout)
+        """Seconds each task may take, unless it has a timeout of its own."""
         if executor is not None:
             check_executor(executor, name or "Tasks")
         self.executor = executor
+        """Where the sync tasks without an executor of their own run (None: the library's threads)."""
         self.tasks: list[Task] = items
+        """The tasks, in the order they were added (and their results are returned in)."""
         self.as_group = check_flag(as_group, "as_group")
+        """True: run concurrently, failures raised together; False: one after another."""
         self.limit = limit
+        """How many tasks run at once at most (a group); None: no limit."""
         self.fail_fast = check_flag(fail_fast, "fail_fast")
+        """True: a group cancels the rest at its first failure."""
         self.id = next(_ids)
+        """A number unique in this process."""
         self.name = name or f"Tasks #{self.id}"
+        """Shown in the table's header and in error messages."""
         self._listeners = Listeners()
         # Guards the run's begin and end (state, runner, times) and the early cancels: a
         # member can be cancelled from any thread while the run begins or ends.
@@ -127,10 +136,12 @@ class Tasks:
 
     @property
     def state(self) -> TaskState:
+        """The state of the (last) run: running while it runs, then done, failed or cancelled."""
         return self._state
 
     @property
     def running(self) -> bool:
+        """True while a run is under way."""
         return self._runner is not None
 
     @property
@@ -140,16 +151,19 @@ class Tasks:
 
     @property
     def results(self) -> list[Any]:
+        """Each task's result, in order (None for a task that did not finish done)."""
         return [task.result for task in self.tasks]
 
     @property
     def started_at(self) -> datetime | None:
+        """When the last run began (local time), or None."""
         return (
             None if self._t_start is None else datetime.fromtimestamp(self._t_start + _WALL_OFFSET)
         )
 
     @property
     def elapsed(self) -> float | None:
+        """Seconds the last run has taken so far (or in all, once ended); None before it begins."""
         if self._t_start is None:
             return None
         return (self._t_end if self._t_end is not None else time.monotonic()) - self._t_start

@@ -66,7 +66,9 @@ class Handle:
 
     def __init__(self, work: Task | Tasks, loop: asyncio.AbstractEventLoop | None) -> None:
         self.work = work
+        """The ``Task`` or ``Tasks`` this handle started."""
         self.loop = loop  # None when the work runs on a trio run
+        """The asyncio loop the work runs on (None on a trio run)."""
         self._done = threading.Event()
         # Guards the hand-over between start() and the run beginning (_entered,
         # _cancel_early: a cancel from another thread must not slip in between), and the
@@ -82,13 +84,16 @@ class Handle:
 
     @property
     def state(self) -> TaskState:
+        """The work's state (see ``Task.state``)."""
         return self.work.state
 
     @property
     def name(self) -> str:
+        """The work's name."""
         return self.work.name
 
     def done(self) -> bool:
+        """True once the work has ended, whichever way (its outcome is then ready)."""
         return self._done.is_set()
 
     def cancel(self) -> bool:

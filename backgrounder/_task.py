@@ -93,7 +93,7 @@ class Task:
 
     After (or during) a run, the task tells its ``state``, ``result``, ``exception``,
     ``traceback``, timing and ``progress``. Library options (name, timeout, executor) are set
-    with :meth:`options`, so every keyword given here goes to ``func``.
+    with ``options()``, so every keyword given here goes to ``func``.
     """
 
     __slots__ = (
@@ -131,13 +131,21 @@ class Task:
         **kwargs: P.kwargs,
     ) -> None:
         self.is_async = check_task(func, args, kwargs)
+        """True for an ``async def`` callable (run on the loop), False for a sync one (a thread)."""
         self.func = func
+        """The callable, as given."""
         self.args = args
+        """The positional arguments ``func`` is called with."""
         self.kwargs = kwargs
+        """The keyword arguments ``func`` is called with (all of them: none is the library's)."""
         self.id = next(_ids)
+        """A number unique in this process, shown in tables and taken by ``%tasks cancel ID``."""
         self.group: Tasks | None = None
+        """The ``Tasks`` whose run holds (or last held) this task, if any."""
         self.timeout: float | None = None
+        """Seconds each run may take (set by ``options(timeout=...)``); None: no bound."""
         self.executor: Executor | None = None
+        """Where a sync callable runs instead of the library's threads (``options(executor=...)``)."""
         self._name: str | None = None
         self._output: OutputBuffer | None = None
         self._starting: Handle | None = None  # set by start() until the run begins
@@ -211,6 +219,7 @@ class Task:
 
     @property
     def state(self) -> TaskState:
+        """Where the task is in its (last) run: pending, running, done, failed or cancelled."""
         return self._state
 
     @property
@@ -238,12 +247,14 @@ class Task:
 
     @property
     def started_at(self) -> datetime | None:
+        """When the last run began (local time), or None before it does."""
         return (
             None if self._t_start is None else datetime.fromtimestamp(self._t_start + _WALL_OFFSET)
         )
 
     @property
     def ended_at(self) -> datetime | None:
+        """When the last run ended (local time), or None while it runs."""
         return None if self._t_end is None else datetime.fromtimestamp(self._t_end + _WALL_OFFSET)
 
     @property
@@ -261,6 +272,7 @@ class Task:
 
     @property
     def cancel_requested(self) -> bool:
+        """True once the run was asked to stop (what ``cancelled()`` tells the task's own code)."""
         return self._cancel_requested
 
     @property
@@ -288,7 +300,7 @@ class Task:
     async def __call__(self) -> Any:
         """Run the task and return its result; raise what it raised.
 
-        Raises ``TaskCancelled`` if :meth:`cancel` stopped it, ``TimeoutError`` past its timeout.
+        Raises ``TaskCancelled`` if ``cancel()`` stopped it, ``TimeoutError`` past its timeout.
         """
         from ._runners import make_runner  # a late import: the runners build on Task
 

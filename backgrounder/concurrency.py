@@ -88,11 +88,14 @@ class AsyncCallable:
     def __init__(self, func: Callable[..., Any], **kwargs: Any) -> None:
         self._callable = func
         self.default_kwargs = kwargs
+        """Keyword arguments given to every call (a call's own keywords take precedence)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[Any]:
+        """An awaitable that runs the callable with these arguments in a worker thread."""
         return run_in_threadpool(self._callable, *args, **{**self.default_kwargs, **kwargs})
 
     async def run_in_threadpool(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the callable in a worker thread and return its result (upstream 0.2's name)."""
         return await self(*args, **kwargs)
 
 

@@ -2,7 +2,7 @@
 
 Sync tasks run in the library's worker threads unless given an executor, per task
 (``Task(f).options(executor=...)``) or per group (``Tasks(..., executor=...)``): any
-``concurrent.futures.Executor``, a Dask ``distributed.Client``, or :func:`process_pool`.
+``concurrent.futures.Executor``, a Dask ``distributed.Client``, or ``process_pool()``.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ def process_pool(max_workers: int | None = None) -> Executor:
 def close_process_pool(*, wait: bool = True) -> None:
     """Shut the shared pool down now, ending its worker processes (running calls included).
 
-    Done at interpreter exit too; the next :func:`process_pool` call starts a new pool.
+    Done at interpreter exit too; the next ``process_pool()`` call starts a new pool.
     """
     global _pool, _pool_workers
     with _lock:

@@ -179,7 +179,7 @@ def run_remote(
     out_of_band: bool = False,
 ) -> Outcome:
     """Call ``func`` on a worker: return its result pickled, its type name and its output,
-    or raise a :class:`RemoteFailure` describing its exception.
+    or raise a ``RemoteFailure`` describing its exception.
 
     ``out_of_band``: the pool sends ``pickle.PickleBuffer`` objects (loky does, with protocol
     5); the standard library's pool (protocol 4) and Dask's serialization refuse them.

@@ -1,6 +1,6 @@
 """The IPython extension: magics, live status tables, per-task output capture.
 
-``%load_ext backgrounder`` calls :func:`load_ipython_extension`. Nothing here runs at import:
+``%load_ext backgrounder`` calls ``load_ipython_extension``. Nothing here runs at import:
 IPython and ipywidgets are imported only when the extension is loaded.
 """
 

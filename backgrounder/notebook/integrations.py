@@ -9,7 +9,7 @@
 - Terminal IPython: task output printed while the prompt waits stays the task's, and Ctrl-C
   cancels an async cell (``terminal_ipython``). Nothing in a Jupyter kernel.
 
-Each is undone by :func:`uninstall`.
+Each is undone by ``uninstall``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def install(shell: Any) -> None:
 
 
 def uninstall(shell: Any) -> None:
-    """Undo :func:`install` (called by ``unload_ipython_extension``)."""
+    """Undo ``install`` (called by ``unload_ipython_extension``)."""
     for patch in _PATCHES:
         try:
             shell.events.unregister("pre_run_cell", patch.install)

@@ -34,49 +34,9 @@ ROLE = re.compile(r":(?:py:)?(?:func|meth|class|attr|exc|mod|data|obj|const|ref|
 # Public objects without a docstring when the packaging work (issue 15) made this test: to be
 # written after the core's restructuring (issue 11). Strict xfails: fixing one fails its test
 # until it leaves this list.
-UNDOCUMENTED = {
-    "backgrounder.Tasks.as_group",
-    "backgrounder.Tasks.elapsed",
-    "backgrounder.Tasks.executor",
-    "backgrounder.Tasks.fail_fast",
-    "backgrounder.Tasks.id",
-    "backgrounder.Tasks.limit",
-    "backgrounder.Tasks.name",
-    "backgrounder.Tasks.results",
-    "backgrounder.Tasks.running",
-    "backgrounder.Tasks.started_at",
-    "backgrounder.Tasks.state",
-    "backgrounder.Tasks.task_timeout",
-    "backgrounder.Tasks.tasks",
-    "backgrounder.Tasks.timeout",
-    "backgrounder.Handle.done",
-    "backgrounder.Handle.loop",
-    "backgrounder.Handle.name",
-    "backgrounder.Handle.state",
-    "backgrounder.Handle.work",
-    "backgrounder.Task.args",
-    "backgrounder.Task.cancel_requested",
-    "backgrounder.Task.ended_at",
-    "backgrounder.Task.executor",
-    "backgrounder.Task.func",
-    "backgrounder.Task.group",
-    "backgrounder.Task.id",
-    "backgrounder.Task.is_async",
-    "backgrounder.Task.kwargs",
-    "backgrounder.Task.started_at",
-    "backgrounder.Task.state",
-    "backgrounder.Task.timeout",
-    "backgrounder.concurrency.AsyncCallable.__call__",
-    "backgrounder.concurrency.AsyncCallable.default_kwargs",
-    "backgrounder.concurrency.AsyncCallable.run_in_threadpool",
-}
+UNDOCUMENTED: set[str] = set()
 # Docstrings that still use Sphinx roles.
-ROLES = {
-    "backgrounder.Task",
-    "backgrounder.Task.__call__",
-    "backgrounder.executors",
-    "backgrounder.executors.close_process_pool",
-}
+ROLES: set[str] = set()
 
 
 def _load() -> griffe.Module:
