@@ -73,13 +73,13 @@ class Tasks:
         if name is not None:
             check_name(name)
         self.timeout = None if timeout is None else check_timeout(timeout)
-        """Seconds the whole run may take; past it what has not ended is cancelled (``TimeoutError``)."""
+        """Seconds the whole run may take; then what has not ended is cancelled (TimeoutError)."""
         self.task_timeout = None if task_timeout is None else check_timeout(task_timeout)
         """Seconds each task may take, unless it has a timeout of its own."""
         if executor is not None:
             check_executor(executor, name or "Tasks")
         self.executor = executor
-        """Where the sync tasks without an executor of their own run (None: the library's threads)."""
+        """Where sync tasks without an executor of their own run (None: the library threads)."""
         self.tasks: list[Task] = items
         """The tasks, in the order they were added (and their results are returned in)."""
         self.as_group = check_flag(as_group, "as_group")

@@ -145,7 +145,7 @@ class Task:
         self.timeout: float | None = None
         """Seconds each run may take (set by ``options(timeout=...)``); None: no bound."""
         self.executor: Executor | None = None
-        """Where a sync callable runs instead of the library's threads (``options(executor=...)``)."""
+        """Where a sync callable runs instead of the library threads (options(executor=...))."""
         self._name: str | None = None
         self._output: OutputBuffer | None = None
         self._starting: Handle | None = None  # set by start() until the run begins
