@@ -203,7 +203,8 @@ class Tasks:
         try:
             await runner.run()
         except BaseException as exc:  # the awaiting coroutine was cancelled (e.g. Interrupt)
-            self._end(TaskState.CANCELLED, exc)
+            # or, an Exception: the run could not begin (a worker thread may not wait here)
+            self._end(TaskState.FAILED if isinstance(exc, Exception) else TaskState.CANCELLED, exc)
             raise
         failure = self._failure(runner)
         if failure is None:

@@ -214,12 +214,13 @@ class WorkerThreads:
             except BaseException:  # a job is a task body that records its own errors
                 _log.exception("backgrounder: a worker job failed")
             del job
-            with self._lock:
-                if len(self._threads) > self._allowed():  # extra, and no longer needed
-                    self._threads.discard(me)
-                    if self._abandoned < self.max_extra:
-                        self._warned = False
-                    return
+            if len(self._threads) > self._allowed():  # read unlocked: once per job
+                with self._lock:
+                    if len(self._threads) > self._allowed():  # extra, no longer needed
+                        self._threads.discard(me)
+                        if self._abandoned < self.max_extra:
+                            self._warned = False
+                        return
 
     def _forget(self) -> None:
         """After ``fork()`` the threads are gone from the child: start new ones as needed."""
