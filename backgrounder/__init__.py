@@ -13,6 +13,7 @@ from ._handle import Handle, running_handles, shutdown
 from ._output import capture_output, release_output
 from ._state import TaskState
 from ._task import Task
+from ._threads import ThreadStats, thread_stats
 from ._version import __version__
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "TaskEvent",
     "TaskState",
     "Tasks",
+    "ThreadStats",
     "background",
     "cancelled",
     "capture_output",
@@ -34,6 +36,7 @@ __all__ = [
     "running_handles",
     "shutdown",
     "subscribe",
+    "thread_stats",
     "unload_ipython_extension",
 ]
 

@@ -451,6 +451,9 @@ class Task:
                 if self._thread_alive:
                     self._body_run = run
                     return
+            # the body returned since the end was recorded (the FINISHED event said it ran
+            # on): tell the views, as its own end would have
+            self._emit(EventKind.THREAD_ENDED)
         if run.on_release is not None:
             run.on_release(self, run)
 

@@ -49,11 +49,16 @@ def _EXIT() -> None:
 class ThreadStats(NamedTuple):
     """How the library's worker threads are used right now (see ``thread_stats``)."""
 
-    threads: int  # started and not exited
-    abandoned: int  # stuck in the bodies of cancelled or timed-out tasks
-    waiting: int  # running tasks that wait for other work (nested groups)
-    max_threads: int  # how many may run tasks at once
-    max_extra: int  # how many more may be started for abandoned and waiting threads
+    threads: int
+    """Worker threads started and not exited."""
+    abandoned: int
+    """Threads still in the body of a cancelled or timed-out task (a thread cannot be stopped)."""
+    waiting: int
+    """Running tasks that wait for other work (a nested group), their place given up meanwhile."""
+    max_threads: int
+    """How many threads may run tasks at once."""
+    max_extra: int
+    """How many more may be started beyond that for abandoned and waiting threads."""
 
 
 class WorkerThreads:

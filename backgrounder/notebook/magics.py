@@ -18,13 +18,14 @@ import io
 import re
 import tokenize
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from .. import Handle, Task
+from .. import Handle, Task, thread_stats
 from .history import History
 from .journal import Journal
 from .kernel import Session
@@ -402,4 +403,12 @@ class HistoryView:
         self.history = history
 
     def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
-        return static_bundle(self.history.snapshot())
+        snap = self.history.snapshot()
+        stuck = thread_stats().abandoned
+        if stuck:  # cancelled sync bodies that still run: they hold threads and memory
+            note = (
+                f"{stuck} worker thread{'s are' if stuck != 1 else ' is'} still running the "
+                "body of a cancelled or timed-out task (a thread cannot be stopped)"
+            )
+            snap = replace(snap, note=f"{snap.note}; {note}" if snap.note else note)
+        return static_bundle(snap)

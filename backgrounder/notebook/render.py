@@ -128,6 +128,8 @@ def row_text(row: RowSnapshot) -> str:
         parts.append(f"-> {escape_controls(row.result)}")
     if row.error is not None:
         parts.append(escape_controls(row.error))
+    if row.thread_alive and row.state.finished:  # a thread cannot be stopped
+        parts.append("(still running in its thread)")
     if row.output_dropped or row.output:
         shown = terminal_text(row.output)  # as a terminal leaves it: \r frames overwritten
         lines = shown.count("\n") + (not shown.endswith("\n"))
@@ -186,7 +188,7 @@ def _preview_html(row: RowSnapshot) -> str:
     if row.error is not None:
         return f'<span style="{_MONO};color:{COLORS[_FAILED]}">{escape(row.error)}</span>'
     if row.state is _CANCELLED:
-        still = " (its thread still runs)" if row.thread_alive else ""
+        still = ", still running in its thread" if row.thread_alive else ""
         return f'<span style="{_GREY}">cancelled{still}</span>'
     return ""
 

@@ -30,7 +30,13 @@ __all__ = [
 ]
 
 # What a table listens to. Not QUEUED: a group's STARTED already counts every task pending.
-TABLE_KINDS = (EventKind.STARTED, EventKind.PROGRESS, EventKind.OUTPUT, EventKind.FINISHED)
+TABLE_KINDS = (
+    EventKind.STARTED,
+    EventKind.PROGRESS,
+    EventKind.OUTPUT,
+    EventKind.FINISHED,
+    EventKind.THREAD_ENDED,  # a cancelled row's thread returned: it stops saying it runs
+)
 _PENDING, _RUNNING, _DONE, _FAILED, _CANCELLED = TaskState
 _STARTED, _FINISHED = EventKind.STARTED, EventKind.FINISHED
 

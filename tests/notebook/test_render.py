@@ -169,3 +169,37 @@ def test_control_characters_never_reach_a_view_raw() -> None:
     assert "2/3" in page and "0/3" not in page  # \r overwrote the line
     assert "color" in page and "red" in page
     assert "(2 output lines)" in text and "1 task," in text
+
+
+def test_a_cancelled_body_still_running_is_said_in_the_row_and_in_tasks() -> None:
+    import threading
+
+    from backgrounder.notebook.history import History
+    from backgrounder.notebook.magics import HistoryView
+
+    entered, release, ended = threading.Event(), threading.Event(), threading.Event()
+
+    def stubborn() -> None:  # never checks cancelled()
+        entered.set()
+        release.wait(30)
+
+    history = History()
+    history.start()
+    unsubscribe = backgrounder.subscribe(lambda _: ended.set(), "thread_ended")
+    try:
+        task = Task(stubborn)
+        handle = task.start()
+        assert entered.wait(30)
+        handle.cancel()
+        text = HistoryView(history)._repr_mimebundle_()["text/plain"]
+        assert "cancelled" in text and "(still running in its thread)" in text
+        assert "1 worker thread is still running the body of a cancelled" in text
+        release.set()
+        assert ended.wait(30)  # THREAD_ENDED: the body returned at last
+        assert not task.thread_alive
+        text = HistoryView(history)._repr_mimebundle_()["text/plain"]
+        assert "(still running in its thread)" not in text
+    finally:
+        release.set()
+        unsubscribe()
+        history.stop()

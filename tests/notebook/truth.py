@@ -70,9 +70,10 @@ def expected_view(
     return table_view(truth_snapshot(work, now, window), expanded)
 
 
-# A cancelled sync task's thread may return at any moment, with no event to tell a view:
+# A cancelled sync task's thread may return between a reading and its redraw (THREAD_ENDED
+# then brings the next redraw):
 # whether its row says so is not compared.
-ALIVE = " (its thread still runs)"
+ALIVE = ", still running in its thread"
 
 
 def shown(model: TableModel) -> dict[str, Any]:

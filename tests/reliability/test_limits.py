@@ -14,9 +14,9 @@ import anyio.to_thread
 import pytest
 
 import backgrounder
-from backgrounder import Task, Tasks, TaskState
+from backgrounder import Task, Tasks, TaskState, thread_stats
 from backgrounder._errors import BaseExceptionGroup
-from backgrounder._threads import thread_stats, worker_threads
+from backgrounder._threads import worker_threads
 
 from .support import wait_until
 
