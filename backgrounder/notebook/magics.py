@@ -137,7 +137,7 @@ def _lookup(name: str, namespace: dict[str, Any], magic: str) -> Any:
     elif hasattr(builtins, first):
         value = getattr(builtins, first)
     else:
-        raise UsageError(f"{magic}: name `{first}` is not defined in the notebook")
+        raise UsageError(f"{magic}: name `{first}` is not defined here")
     for i, attr in enumerate(attrs):
         try:
             value = getattr(value, attr)
@@ -336,10 +336,11 @@ class BackgroundMagics(Magics):
     @argument(
         "action",
         nargs="?",
-        choices=["cancel", "clear"],
-        help="cancel ID|all: cancel a task (or every unfinished one); clear: forget finished ones",
+        help="ID or NAME: that task in full (its row, traceback and output); "
+        "cancel ID|NAME|all: cancel a task (or every unfinished one); "
+        "clear: forget the finished ones",
     )
-    @argument("target", nargs="?", help="a task id as %%tasks lists it, or `all`")
+    @argument("target", nargs="?", help="a task id as %%tasks lists it, its name, or `all`")
     @argument(
         "--previous",
         action="store_true",
@@ -359,9 +360,14 @@ class BackgroundMagics(Magics):
             self._show_previous()
             return
         if opts.action is None:
-            if opts.target is not None:
-                raise UsageError(f"%tasks: unexpected `{opts.target}`; use %tasks cancel ID|all")
             display(HistoryView(self.history))
+            return
+        if opts.action not in ("cancel", "clear"):  # %tasks ID|NAME: that task in full
+            if opts.target is not None:
+                raise UsageError(
+                    f"%tasks: unexpected `{opts.target}`; use %tasks ID, or %tasks cancel ID|all"
+                )
+            display(TaskView(self._find(opts.action)))
             return
         if opts.action == "clear":
             if opts.target is not None:
@@ -370,19 +376,33 @@ class BackgroundMagics(Magics):
                 self.journal.flush(5)
             print(f"forgot {self.history.clear()} finished tasks")
             return
-        target = (opts.target or "").lstrip("#")
-        if target == "all":
-            print(f"cancelled {self.history.cancel_all()} tasks")
+        if opts.target is None:
+            raise UsageError("%tasks cancel needs a task id or name (as %tasks lists it) or `all`")
+        if opts.target == "all":
+            count = self.history.cancel_all()
+            print(f"cancelled {count} task{'' if count == 1 else 's'}")
             return
-        if not (target.isascii() and target.isdigit()):  # "²".isdigit() is True
-            raise UsageError("%tasks cancel needs a task id (as %tasks lists it) or `all`")
-        task = self.history.get(int(target))
-        if task is None:
-            raise UsageError(f"%tasks: no task #{target} in this session; %tasks lists them")
+        task = self._find(opts.target)
         if cancel_task(task):
             print(f"cancelled #{task.id} {task.name}")
         else:
             print(f"#{task.id} {task.name} had already finished ({task.state.value})")
+
+    def _find(self, target: str) -> Task:
+        """The task ``target`` names: its id (``7`` or ``#7``), or its name if one task has it."""
+        number = target.removeprefix("#")
+        if number.isascii() and number.isdigit():  # "²".isdigit() is True
+            task = self.history.get(int(number))
+            if task is None:
+                raise UsageError(f"%tasks: no task #{number} in this session; %tasks lists them")
+            return task
+        named = [task for task in self.history.tasks() if task.name == target]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            ids = ", ".join(f"#{task.id}" for task in named)
+            raise UsageError(f"%tasks: {len(named)} tasks are named `{target}` ({ids}): give an id")
+        raise UsageError(f"%tasks: no task is named `{target}` in this session; %tasks lists them")
 
     def _show_previous(self) -> None:
         from .journal import PreviousView
@@ -394,6 +414,30 @@ class BackgroundMagics(Magics):
         if journal.warning:
             print(journal.warning)
         display(PreviousView(journal.previous(), journal.path))
+
+
+class TaskView:
+    """What ``%tasks ID`` displays: one task's row, traceback and output (in a terminal, the
+    one place a task's output is shown)."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+
+    def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
+        from .render import row_detail_html, row_html, row_text
+        from .snapshot import snapshot_task
+        from .terminal import escape_controls, terminal_text
+
+        row = snapshot_task(self.task)
+        text = [row_text(row)]
+        if row.traceback:
+            text.append(escape_controls(row.traceback, keep_newlines=True).rstrip("\n"))
+        if row.output_dropped:
+            text.append(f"[{row.output_dropped} earlier characters dropped]")
+        if row.output:
+            text.append(terminal_text(row.output).rstrip("\n"))
+        html = f'<div class="bg-table bg-task">{row_html(row)}{row_detail_html(row)}</div>'
+        return {"text/plain": "\n".join(text), "text/html": html}
 
 
 class HistoryView:

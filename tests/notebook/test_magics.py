@@ -122,8 +122,10 @@ def test_bad_input_gives_one_line(
 def test_bad_tasks_input(ip: Any) -> None:
     for line, message in [
         ("cancel 9999", "no task #9999"),
-        ("cancel x", "needs a task id"),
-        ("frobnicate", "invalid choice"),
+        ("cancel x", "no task is named `x`"),
+        ("cancel", "needs a task id"),
+        ("frobnicate", "no task is named `frobnicate`"),
+        ("cancel ²", "no task is named `²`"),
         ("clear 3", "takes no argument"),
     ]:
         error = run(ip, f"%tasks {line}").error_in_exec
@@ -299,3 +301,48 @@ def test_import_alone_loads_no_ipython_or_widgets() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_tasks_id_or_name_shows_one_task_in_full_and_cancel_takes_a_name(
+    ip: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import threading
+
+    gate = threading.Event()
+
+    def talker(n: int) -> int:
+        for i in range(n):
+            print(f"said {i}")
+        return n
+
+    def waiter() -> None:
+        gate.wait(30)
+
+    def usage_error(code: str) -> str:
+        error = run(ip, code).error_in_exec
+        assert isinstance(error, UsageError), code
+        return str(error)
+
+    ip.user_ns.update(talker=talker, waiter=waiter)
+    run(ip, "done = %background --name talk talker 2")
+    done = ip.user_ns["done"]
+    done.result(30)
+    capsys.readouterr()
+    run(ip, f"%tasks {done.work.id}")
+    shown = capsys.readouterr().out
+    assert "talk" in shown and "said 0\nsaid 1" in shown
+    run(ip, "%tasks talk")  # by its name, unambiguous
+    assert "said 1" in capsys.readouterr().out
+    run(ip, "waiting = %background --name wait waiter")
+    waiting = ip.user_ns["waiting"]
+    try:
+        run(ip, "%tasks cancel wait")
+        assert f"cancelled #{waiting.work.id} wait" in capsys.readouterr().out
+    finally:
+        gate.set()
+    run(ip, "again = %background --name talk talker 2")
+    ip.user_ns["again"].result(30)
+    assert "2 tasks are named `talk`" in usage_error("%tasks talk")
+    assert "no task is named `nobody`" in usage_error("%tasks cancel nobody")
+    assert "needs a task id" in usage_error("%tasks cancel")
+    assert "no task #99999" in usage_error("%tasks cancel 99999")

@@ -139,22 +139,11 @@ def test_one_output_line_is_singular(terminal: Terminal) -> None:
     assert "(1 output line)" in listing, listing
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="magics._lookup says 'not defined in the notebook': in a terminal say 'in this "
-    "session' (or 'in the namespace')",
-)
 def test_an_unknown_name_is_not_said_to_be_in_a_notebook(terminal: Terminal) -> None:
     said = terminal.run("%background nowhere_to_be_found 5")
     assert "nowhere_to_be_found" in said and "notebook" not in said, said
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="magics.tasks: `%tasks ID` (and a name when unambiguous) should print that task's "
-    "row, traceback and output (rendered by notebook.terminal.terminal_text): the one place "
-    "a terminal shows task output",
-)
 def test_tasks_id_shows_the_output(terminal: Terminal) -> None:
     terminal.run("h = %background chatty 3")
     wait_done(terminal)
