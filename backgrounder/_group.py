@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -205,6 +206,8 @@ class Tasks:
         except BaseException as exc:  # the awaiting coroutine was cancelled (e.g. Interrupt)
             # or, an Exception: the run could not begin (a worker thread may not wait here)
             self._end(TaskState.FAILED if isinstance(exc, Exception) else TaskState.CANCELLED, exc)
+            if isinstance(exc, asyncio.CancelledError):
+                self._say_interrupted(exc)
             raise
         failure = self._failure(runner)
         if failure is None:
@@ -214,6 +217,18 @@ class Tasks:
             TaskState.CANCELLED if isinstance(failure, TaskCancelled) else TaskState.FAILED, failure
         )
         raise failure
+
+    def _say_interrupted(self, exc: BaseException) -> None:
+        """Interrupt (Ctrl-C, the Interrupt button) cancelled the awaiting cell: IPython shows
+        one line saying so, not a traceback through asyncio and the runner. The exception
+        stays asyncio's own CancelledError (``asyncio.timeout`` tells its own by its type)."""
+        cancelled = self.counts()[TaskState.CANCELLED]
+        line = f"{self.name} interrupted: {cancelled} task{'' if cancelled == 1 else 's'} cancelled"
+        try:
+            exc._render_traceback_ = lambda: [line]  # type: ignore[attr-defined]
+            exc.__context__ = None  # IPython shows a whole traceback when a context is set
+        except Exception:  # an exception type that takes no attributes: the usual traceback
+            pass
 
     def start(self, *, thread_loop: bool = False) -> Handle:
         """Start the run in the background and return its handle at once (see ``Task.start``)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 
@@ -402,3 +403,17 @@ async def test_cancel_from_another_thread() -> None:
     assert states[:2] == ["cancelled", "cancelled"]
     assert states[2] in ("cancelled", "done")  # trio may start tasks in any order
     assert "async" in finalized
+
+
+def test_an_outer_timeout_around_a_group_is_still_a_timeout() -> None:
+    """Interrupt's one-line rendering keeps asyncio's own CancelledError: asyncio's timeouts
+    recognise their cancel by its type."""
+
+    async def main() -> Tasks:
+        group = Tasks([Task(asyncio.sleep, 30) for _ in range(3)], as_group=True)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(group(), 0.05)
+        return group
+
+    group = asyncio.run(main())
+    assert group.state is TaskState.CANCELLED

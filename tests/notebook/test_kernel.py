@@ -184,6 +184,11 @@ def test_interrupt_cancels_the_awaited_group_not_background_work(kernel: Kernel)
     # ipykernel 7.4 alone would only see the Interrupt when the 30 s sleeps end
     assert time.monotonic() - start < 15  # (30 s without the fix; generous for a busy machine)
     assert execution.status == "error"
+    # one line says what happened, no traceback through asyncio and the runner (issue 14)
+    errors = execution.of_type("error")
+    assert [e["content"]["traceback"] for e in errors] == [
+        ["Tasks #%s interrupted: 5 tasks cancelled" % kernel.value("group.id")]
+    ], errors
     assert kernel.value("group.state.value") == "'cancelled'"
     assert kernel.value("{t.state.value for t in group}") == "{'cancelled'}"
     assert kernel.value("bg.state.value") == "'running'"  # Interrupt spared it

@@ -80,13 +80,6 @@ def test_ctrl_c_cancels_the_awaited_group_and_nothing_leaks(fixed: Terminal) -> 
     assert "Error" not in later and "'fine'" in later, later
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_group.py: on cancellation from outside (Interrupt), raise a CancelledError "
-    "subclass whose _render_traceback_() returns one line ('Tasks #1 interrupted: 4 tasks "
-    "cancelled'), raised outside the except block (IPython falls back to a full traceback "
-    "when __context__ holds an ExceptionGroup)",
-)
 def test_ctrl_c_says_so_in_one_line(fixed: Terminal) -> None:
     shown = interrupt_group(fixed)
     said = [line for line in shown.splitlines() if line.strip() and "[nap begins]" not in line]
