@@ -187,7 +187,7 @@ def test_interrupt_cancels_the_awaited_group_not_background_work(kernel: Kernel)
     # one line says what happened, no traceback through asyncio and the runner (issue 14)
     errors = execution.of_type("error")
     assert [e["content"]["traceback"] for e in errors] == [
-        ["Tasks #%s interrupted: 5 tasks cancelled" % kernel.value("group.id")]
+        [f"Tasks #{kernel.value('group.id')} interrupted: 5 tasks cancelled"]
     ], errors
     assert kernel.value("group.state.value") == "'cancelled'"
     assert kernel.value("{t.state.value for t in group}") == "{'cancelled'}"
