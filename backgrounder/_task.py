@@ -7,7 +7,7 @@ import os
 import threading
 import time
 import traceback as tb_module
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec
@@ -306,6 +306,10 @@ class Task:
 
         await make_runner([self]).run()
         return self._outcome()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        """``await task`` is ``await task()``: the same run (upstream spells it the latter)."""
+        return self().__await__()
 
     def start(self, *, thread_loop: bool = False) -> Handle:
         """Start the task in the background and return its handle at once.

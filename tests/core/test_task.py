@@ -248,3 +248,18 @@ async def test_traceback_starts_in_user_code() -> None:
     assert task.traceback is not None
     first_frame = task.traceback.splitlines()[1]
     assert __file__ in first_frame and "backgrounder" + "/_task.py" not in task.traceback
+
+
+@pytest.mark.anyio
+async def test_await_task_is_await_task_call() -> None:
+    async def double(x: int) -> int:
+        return 2 * x
+
+    task = Task(double, 21)
+    assert await task == 42
+    assert task.state is TaskState.DONE
+    assert await Task(sum, [1, 2]) == 3  # sync too
+    failing = Task(int, "x")
+    with pytest.raises(ValueError):
+        await failing
+    assert failing.state is TaskState.FAILED
