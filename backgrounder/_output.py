@@ -82,6 +82,29 @@ class OutputBuffer:
 _routing = threading.local()
 
 
+class _Write:
+    """``RoutingStream.write``: a task's text goes to the task, whatever wraps ``write``.
+
+    IPython 9 wraps ``sys.stdout.write`` during each cell (``InteractiveShell._tee``) and
+    keeps everything written in its output history: task text included, unbounded (100,000
+    of 100,000 characters a task printed were kept there). Setting ``write`` keeps the
+    wrapper; reading it gives a function that routes first and hands only other text to the
+    wrapper.
+    """
+
+    def __get__(self, stream: RoutingStream | None, owner: type) -> Any:
+        if stream is None:
+            return self
+        return stream._dispatch
+
+    def __set__(self, stream: RoutingStream, wrapper: Any) -> None:
+        own = getattr(wrapper, "__self__", None) is stream  # putting back our own
+        stream.__dict__["_wrapper"] = None if own else wrapper
+
+    def __delete__(self, stream: RoutingStream) -> None:
+        stream.__dict__["_wrapper"] = None
+
+
 class RoutingStream(io.TextIOBase):
     """Stands in for ``sys.stdout``/``sys.stderr``: text that ``route`` claims goes there,
     the rest to the original stream untouched."""
@@ -94,10 +117,20 @@ class RoutingStream(io.TextIOBase):
         """Keep ``text`` somewhere else and return True, or return False to pass it through."""
         raise NotImplementedError
 
-    def write(self, text: str) -> int:
+    write = _Write()
+    _wrapper: Any = None
+
+    def _dispatch(self, text: str) -> int:
         if self.route(text):
             return len(text)
-        return self.original.write(text)
+        wrapper = self._wrapper
+        if wrapper is None or getattr(_routing, "in_wrapper", False):
+            return self.original.write(text)
+        _routing.in_wrapper = True  # the wrapper calls back the write it wrapped: this one
+        try:
+            return int(wrapper(text))
+        finally:
+            _routing.in_wrapper = False
 
     def flush(self) -> None:
         self.original.flush()

@@ -46,14 +46,6 @@ def test_a_shell_without_prompt_toolkit_keeps_its_loop_runner(shell: Any) -> Non
     assert shell.loop_runner is before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_output.py: IPython 9 wraps sys.stdout.write during each cell (_tee) and keeps "
-    "everything written in history_manager.outputs, task text included (100,000 of 100,000 "
-    "characters here, unbounded). Fix: make RoutingStream.write a data descriptor whose "
-    "setter keeps the wrapper and whose getter routes task text straight to the task, "
-    "passing only other text through the wrapper",
-)
 def test_task_output_is_not_kept_in_ipythons_output_history(shell: Any) -> None:
     import backgrounder
 
