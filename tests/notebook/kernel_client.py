@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,15 @@ class Kernel:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=False)
         return time.monotonic() - start
+
+
+@contextmanager
+def started(setup: str, cwd: Path = ROOT) -> Iterator[Kernel]:
+    """A kernel that ran ``setup`` (asserted to succeed), shut down afterwards."""
+    kernel = Kernel(cwd)
+    try:
+        done = kernel.execute(setup)
+        assert done.status == "ok", done.stderr
+        yield kernel
+    finally:
+        kernel.shutdown()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .kernel_client import WIDGET, Kernel
+from .kernel_client import WIDGET, Kernel, started
 
 pytestmark = pytest.mark.kernel
 
@@ -47,11 +47,8 @@ def evil():
 
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[Kernel]:
-    kernel = Kernel()
-    setup = kernel.execute(SETUP)
-    assert setup.status == "ok", setup.stderr
-    yield kernel
-    kernel.shutdown()
+    with started(SETUP) as kernel:
+        yield kernel
 
 
 def test_background_returns_at_once_and_completes_later(kernel: Kernel) -> None:

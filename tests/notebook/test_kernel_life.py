@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .kernel_client import WIDGET, Kernel
+from .kernel_client import WIDGET, Kernel, started
 
 pytestmark = pytest.mark.kernel
 
@@ -38,11 +38,8 @@ SETUP = "%load_ext backgrounder\n" + PLAIN
 
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[Kernel]:
-    kernel = Kernel()
-    setup = kernel.execute(SETUP)
-    assert setup.status == "ok", setup.stderr
-    yield kernel
-    kernel.shutdown()
+    with started(SETUP) as kernel:
+        yield kernel
 
 
 def _final_updates(kernel: Kernel, display_id: str) -> list[dict[str, str]]:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .kernel_client import Kernel
+from .kernel_client import Kernel, started
 
 pytestmark = pytest.mark.kernel
 pytest.importorskip("rich")
@@ -38,11 +38,8 @@ def rich_track():
 
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[Kernel]:
-    kernel = Kernel()
-    setup = kernel.execute(SETUP)
-    assert setup.status == "ok", setup.stderr
-    yield kernel
-    kernel.shutdown()
+    with started(SETUP) as kernel:
+        yield kernel
 
 
 def run(kernel: Kernel, name: str) -> tuple[str, list[str]]:

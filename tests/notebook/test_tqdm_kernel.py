@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .kernel_client import Kernel
+from .kernel_client import Kernel, started
 
 pytestmark = pytest.mark.kernel
 pytest.importorskip("tqdm")
@@ -27,11 +27,8 @@ def work(n):
 
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[Kernel]:
-    kernel = Kernel()
-    setup = kernel.execute(SETUP)
-    assert setup.status == "ok", setup.stderr
-    yield kernel
-    kernel.shutdown()
+    with started(SETUP) as kernel:
+        yield kernel
 
 
 def test_tqdm_auto_in_a_task_feeds_its_row_and_shows_no_widget_bar(kernel: Kernel) -> None:
