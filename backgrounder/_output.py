@@ -263,22 +263,38 @@ def _adopted(chain: _context.Chain, fn: Callable[..., Any], args: Any, kwargs: A
     return fn(*args, **kwargs)
 
 
-def _install_hooks() -> None:
-    if threading.Thread.start is not _start:
-        _hooks["start"] = threading.Thread.start
-        threading.Thread.start = _start  # type: ignore[method-assign]
-    if ThreadPoolExecutor.submit is not _submit:
-        _hooks["submit"] = ThreadPoolExecutor.submit
-        ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign]
+class ThreadHooks:
+    """Replacements for ``Thread.start`` and ``ThreadPoolExecutor.submit``, put in place and
+    taken out again; the originals are kept (a wrapper someone put on ours stays working)."""
+
+    def __init__(
+        self,
+        start: Callable[..., Any],
+        submit: Callable[..., Any],
+        saved: dict[str, Callable[..., Any]],
+    ) -> None:
+        self.start, self.submit = start, submit
+        self._saved = saved  # where the replacements find the originals they call
+
+    def install(self) -> None:
+        if threading.Thread.start is not self.start:
+            self._saved["start"] = threading.Thread.start
+            threading.Thread.start = self.start  # type: ignore[method-assign]
+        if ThreadPoolExecutor.submit is not self.submit:
+            self._saved["submit"] = ThreadPoolExecutor.submit
+            ThreadPoolExecutor.submit = self.submit  # type: ignore[method-assign]
+
+    def remove(self) -> None:
+        # Put an original back only if ours is still in place: if someone wrapped ours, it
+        # stays in their chain, passing calls through now that capture is off.
+        if threading.Thread.start is self.start:
+            threading.Thread.start = self._saved["start"]  # type: ignore[method-assign]
+        if ThreadPoolExecutor.submit is self.submit:
+            ThreadPoolExecutor.submit = self._saved["submit"]  # type: ignore[method-assign]
 
 
-def _remove_hooks() -> None:
-    # Put an original back only if ours is still in place: if someone wrapped ours, it stays
-    # in their chain, passing calls through now that capture is off.
-    if threading.Thread.start is _start:
-        threading.Thread.start = _hooks["start"]  # type: ignore[method-assign]
-    if ThreadPoolExecutor.submit is _submit:
-        ThreadPoolExecutor.submit = _hooks["submit"]  # type: ignore[method-assign]
+_thread_hooks = ThreadHooks(_start, _submit, _hooks)
+_install_hooks, _remove_hooks = _thread_hooks.install, _thread_hooks.remove
 
 
 # -- logging handlers made before capture ------------------------------------------------------

@@ -18,11 +18,11 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from functools import partial
 from typing import Any
 
-from .._output import OUTPUT_LIMIT, RoutingStream, install_streams
+from .._output import OUTPUT_LIMIT, RoutingStream, ThreadHooks, install_streams
 from .._validate import no_coroutine
 
 __all__ = [
@@ -307,6 +307,9 @@ def _submit(self: Executor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
         _local.submitting = was
 
 
+_thread_hooks = ThreadHooks(_start, _submit, _hooks)
+
+
 def _call_captured(capture: _Capture, fn: Callable[..., Any], /, *args: Any, **kw: Any) -> Any:
     was = getattr(_local, "capture", None)
     _local.capture = capture
@@ -323,12 +326,7 @@ def _capture_start() -> None:
     with _hooks_lock:
         _running += 1
         if _running == 1:
-            if threading.Thread.start is not _start:
-                _hooks["start"] = threading.Thread.start
-                threading.Thread.start = _start  # type: ignore[method-assign]
-            if ThreadPoolExecutor.submit is not _submit:
-                _hooks["submit"] = ThreadPoolExecutor.submit
-                ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign]
+            _thread_hooks.install()
 
 
 def _release_hooks() -> None:
@@ -337,10 +335,7 @@ def _release_hooks() -> None:
         _running -= 1
         if _running:
             return
-        if threading.Thread.start is _start:
-            threading.Thread.start = _hooks["start"]  # type: ignore[method-assign]
-        if ThreadPoolExecutor.submit is _submit:
-            ThreadPoolExecutor.submit = _hooks["submit"]  # type: ignore[method-assign]
+        _thread_hooks.remove()
 
 
 def _capture_stop() -> Output:
