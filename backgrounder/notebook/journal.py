@@ -33,6 +33,7 @@ from typing import Any
 
 from .. import EventKind, Task, TaskEvent, TaskState, subscribe
 from .._validate import callable_name, safe_repr
+from .snapshot import error_line
 
 __all__ = [
     "ENV",
@@ -337,7 +338,7 @@ class Journal:
             "started": started.timestamp() if started is not None else None,
             "ended": ended.timestamp() if ended is not None else None,
             "result": safe_repr(task.result) if state is TaskState.DONE else None,
-            "error": _error_line(exc),
+            "error": error_line(exc, limit=500),
             "traceback": traceback[-TEXT_LIMIT:] if traceback else None,
             "output": output[-OUTPUT_TAIL:],
             "output_dropped": dropped,
@@ -417,17 +418,6 @@ def _call_text(task: Task) -> str:
     parts = [safe_repr(a) for a in task.args]
     parts += [f"{k}={safe_repr(v)}" for k, v in task.kwargs.items()]
     return f"{callable_name(task.func)}({', '.join(parts)})"
-
-
-def _error_line(exc: BaseException | None) -> str | None:
-    if exc is None:
-        return None
-    try:
-        message = str(exc)
-    except Exception:
-        message = "(str() of the exception failed)"
-    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    return " ".join(text.split())[:500]
 
 
 def records_text(records: Iterable[JournalRecord]) -> str:
