@@ -54,7 +54,12 @@ def test_a_redraw_sends_a_bounded_number_of_messages_whatever_the_rows(
             before = len(frontend.messages)
             table.flush()
             sent = frontend.messages[before:]
-            assert len(sent) <= 4, [m.kind for m in sent]  # header, rows, and so on: not per row
+            # header, rows, details: a handful per redraw, not per row or per task; the timer
+            # may slip one redraw in before ours (2 at most here). Only Cancel buttons whose
+            # row changed state flip, at most one message per row of the window.
+            flips = [m for m in sent if set(m.state) == {"disabled"}]
+            assert len(sent) - len(flips) <= 2 * 4, [(m.kind, list(m.state)) for m in sent]
+            assert len(flips) <= WINDOW
         wait_until(tasks, all_running(tasks))
         assert_shows_truth(table, frontend, tasks)
     finally:
