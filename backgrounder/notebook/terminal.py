@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from html import escape
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = ["escape_controls", "last_line", "terminal_html", "terminal_text"]
 
@@ -128,6 +128,22 @@ def _extended(codes: list[int], i: int) -> tuple[str | None, int]:
     return None, len(codes)  # malformed: ignore the rest
 
 
+# SGR codes that set or clear one attribute (22 clears both bold and dim, as terminals do)
+_ATTRIBUTES: dict[int, dict[str, Any]] = {
+    1: {"bold": True},
+    2: {"dim": True},
+    3: {"italic": True},
+    4: {"underline": True},
+    7: {"inverse": True},
+    9: {"strike": True},
+    22: {"bold": False, "dim": False},
+    23: {"italic": False},
+    24: {"underline": False},
+    27: {"inverse": False},
+    29: {"strike": False},
+}
+
+
 def _apply_sgr(style: Style, params: str) -> Style:
     """The style after ``ESC [ params m``."""
     try:
@@ -140,28 +156,8 @@ def _apply_sgr(style: Style, params: str) -> Style:
         i += 1
         if code == 0:
             style = PLAIN
-        elif code == 1:
-            style = style._replace(bold=True)
-        elif code == 2:
-            style = style._replace(dim=True)
-        elif code == 3:
-            style = style._replace(italic=True)
-        elif code == 4:
-            style = style._replace(underline=True)
-        elif code == 7:
-            style = style._replace(inverse=True)
-        elif code == 9:
-            style = style._replace(strike=True)
-        elif code == 22:
-            style = style._replace(bold=False, dim=False)
-        elif code == 23:
-            style = style._replace(italic=False)
-        elif code == 24:
-            style = style._replace(underline=False)
-        elif code == 27:
-            style = style._replace(inverse=False)
-        elif code == 29:
-            style = style._replace(strike=False)
+        elif code in _ATTRIBUTES:
+            style = style._replace(**_ATTRIBUTES[code])
         elif 30 <= code <= 37:
             style = style._replace(fg=PALETTE[code - 30])
         elif 90 <= code <= 97:

@@ -8,12 +8,12 @@ import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from capturing import captured
 from executor_work import boom, chatty, double, nap
 
 import backgrounder as bg
@@ -39,15 +39,6 @@ def client() -> Iterator[Any]:
     )
     with cluster, distributed.Client(cluster) as client:
         yield client
-
-
-@contextmanager
-def captured() -> Iterator[None]:
-    bg.capture_output()
-    try:
-        yield
-    finally:
-        bg.release_output()
 
 
 async def test_group_results_and_output(client: Any) -> None:

@@ -9,11 +9,11 @@ import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from capturing import captured
 from executor_work import (
     CardDeclined,
     Frame,
@@ -72,16 +72,6 @@ def executor(executors: dict[str, Any], where: str) -> Executor | None:
     if where not in executors:
         pytest.skip("distributed is not installed")
     return executors[where]  # type: ignore[no-any-return]
-
-
-@contextmanager
-def captured() -> Iterator[None]:
-    """Per-task output on (inside the test: pytest swaps sys.stdout between phases)."""
-    bg.capture_output()
-    try:
-        yield
-    finally:
-        bg.release_output()
 
 
 @pytest.mark.parametrize("where", REMOTE)

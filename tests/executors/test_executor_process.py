@@ -9,12 +9,12 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor
-from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
 import psutil
 import pytest
+from capturing import captured
 from executor_work import boom, chatty, double, meet, nap, pid, spin
 
 import backgrounder as bg
@@ -34,16 +34,6 @@ def pool() -> Iterator[Executor]:
     close_process_pool()
     _, alive = psutil.wait_procs([psutil.Process(p) for p in workers if psutil.pid_exists(p)], 10)
     assert not alive, f"worker processes left behind: {alive}"
-
-
-@contextmanager
-def captured() -> Iterator[None]:
-    """Per-task output on (inside the test: pytest swaps sys.stdout between phases)."""
-    bg.capture_output()
-    try:
-        yield
-    finally:
-        bg.release_output()
 
 
 async def wait_for(condition: object, timeout: float = 10) -> None:
