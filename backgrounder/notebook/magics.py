@@ -413,7 +413,7 @@ class BackgroundMagics(Magics):
             return
         if journal.warning:
             print(journal.warning)
-        display(PreviousView(journal.previous(), journal.path))
+        display(PreviousView(journal.previous(), journal.path, journal.previous_groups()))
 
 
 class TaskView:
