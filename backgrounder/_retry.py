@@ -128,7 +128,7 @@ def check_retry_on(retry_on: object) -> tuple[type[BaseException], ...]:
             )
     if not items:
         raise TypeError("retry_on must name at least one Exception subclass, got ()")
-    return items  # type: ignore[return-value]
+    return items
 
 
 def check_retry_delay(delay: object) -> float:

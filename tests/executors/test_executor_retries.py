@@ -74,7 +74,9 @@ async def test_the_same_retries_everywhere(
     assert recovers.output == "attempt 1 fails\nattempt 2 fails\n"
     [error] = caught.value.exceptions
     assert str(error) == "attempt 2" and gives_up.attempt == 2
-    assert error.__notes__ == [f"{gives_up.name} failed on each of its 2 attempts (see attempt_errors)"]
+    assert error.__notes__ == [
+        f"{gives_up.name} failed on each of its 2 attempts (see attempt_errors)"
+    ]
     assert calls(tmp_path / "gives-up") == 2
 
 
