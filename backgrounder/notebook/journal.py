@@ -1,13 +1,14 @@
 """A journal of every task in an SQLite file, so that a kernel restart or crash forgets nothing.
 
 Each task's record (id, name, call, state, times, result preview, error line, traceback,
-output tail, dropped-output count) is written by one daemon thread, in batches, never by the
-task: a listener only appends the task to a queue. A journal file belongs to one notebook
-(several kernels of it may write at once: WAL mode, one row key per kernel) and is bounded
-(``RETAIN_ROWS`` records, ``RETAIN_DAYS`` days). If the file cannot be written (a full disk,
-a read-only folder), the journal warns once and keeps this kernel's records in memory: a task
-never fails because of it. A finished task is referenced by the queue until the next batch
-(at most ``FLUSH_EVERY`` seconds; ``%tasks clear`` flushes at once).
+output tail, dropped-output count, attempts made) is written by one daemon thread, in
+batches, never by the task: a listener only appends the task to a queue. A journal file
+belongs to one notebook (several kernels of it may write at once: WAL mode, one row key per
+kernel) and is bounded (``RETAIN_ROWS`` records, ``RETAIN_DAYS`` days). If the file cannot
+be written (a full disk, a read-only folder), the journal warns once and keeps this kernel's
+records in memory: a task never fails because of it. A finished task is referenced by the
+queue until the next batch (at most ``FLUSH_EVERY`` seconds; ``%tasks clear`` flushes at
+once).
 
 Where: ``BACKGROUNDER_JOURNAL`` names the file, or ``off`` turns the journal off; by default
 ``<jupyter data dir>/backgrounder/journals/<notebook>-<hash>.sqlite3``.
@@ -63,20 +64,21 @@ CREATE TABLE IF NOT EXISTS tasks (
     kernel TEXT NOT NULL, id INTEGER NOT NULL, seq INTEGER NOT NULL,
     name TEXT, call TEXT, state TEXT, started REAL, ended REAL,
     result TEXT, error TEXT, traceback TEXT, output TEXT, output_dropped INTEGER,
+    attempts INTEGER,
     PRIMARY KEY (kernel, id)
 );
 CREATE INDEX IF NOT EXISTS tasks_seq ON tasks (seq);
 """
 _UPSERT = """
 INSERT INTO tasks (kernel, id, seq, name, call, state, started, ended, result, error,
-                   traceback, output, output_dropped)
+                   traceback, output, output_dropped, attempts)
 VALUES (:kernel, :id, :seq, :name, :call, :state, :started, :ended, :result, :error,
-        :traceback, :output, :output_dropped)
+        :traceback, :output, :output_dropped, :attempts)
 ON CONFLICT (kernel, id) DO UPDATE SET
     seq = excluded.seq, name = excluded.name, call = excluded.call, state = excluded.state,
     started = excluded.started, ended = excluded.ended, result = excluded.result,
     error = excluded.error, traceback = excluded.traceback, output = excluded.output,
-    output_dropped = excluded.output_dropped
+    output_dropped = excluded.output_dropped, attempts = excluded.attempts
 """
 
 
@@ -98,6 +100,7 @@ class JournalRecord:
     output: str
     output_dropped: int
     lost: bool = False
+    attempts: int = 1  # how many attempts the run made (more than 1 once retried)
 
 
 def default_path(namespace: dict[str, Any] | None = None) -> Path | None:
@@ -244,6 +247,9 @@ class Journal:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
+        if "attempts" not in _columns(db):  # a journal written before retries existed
+            with contextlib.suppress(sqlite3.OperationalError):  # another kernel added it
+                db.execute("ALTER TABLE tasks ADD COLUMN attempts INTEGER")
         db.execute(
             "INSERT OR REPLACE INTO kernels VALUES (?, ?, ?, ?, ?)",
             (self.kernel, os.getpid(), socket.gethostname(), self._started, time.time()),
@@ -342,6 +348,7 @@ class Journal:
             "traceback": traceback[-TEXT_LIMIT:] if traceback else None,
             "output": output[-OUTPUT_TAIL:],
             "output_dropped": dropped,
+            "attempts": task.attempt,
         }
 
     # -- reading ------------------------------------------------------------------------------
@@ -363,9 +370,10 @@ class Journal:
                 row[0]: (row[1], row[2], row[3])
                 for row in db.execute("SELECT kernel, pid, host, seen FROM kernels")
             }
+            attempts = "attempts" if "attempts" in _columns(db) else "1"  # an older file
             rows = db.execute(
                 "SELECT kernel, id, name, call, state, started, ended, result, error, "
-                "traceback, output, output_dropped FROM tasks WHERE kernel != ? "
+                f"traceback, output, output_dropped, {attempts} FROM tasks WHERE kernel != ? "
                 "ORDER BY seq DESC LIMIT ?",
                 (self.kernel, limit),
             ).fetchall()
@@ -378,7 +386,21 @@ class Journal:
             state = row[4]
             alive = _alive(*kernels.get(row[0], (None, None, None)))
             lost = state in ("running", "pending") and not alive
-            kernel, tid, name, call, _, started, ended, result, error, tb, output, dropped = row
+            (
+                kernel,
+                tid,
+                name,
+                call,
+                _,
+                started,
+                ended,
+                result,
+                error,
+                tb,
+                output,
+                dropped,
+                tries,
+            ) = row
             records.append(
                 JournalRecord(
                     kernel=kernel,
@@ -394,9 +416,14 @@ class Journal:
                     output=output or "",
                     output_dropped=dropped or 0,
                     lost=lost,
+                    attempts=tries or 1,
                 )
             )
         return records
+
+
+def _columns(db: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
 
 
 def _alive(pid: int | None, host: str | None, seen: float | None) -> bool:
@@ -429,6 +456,8 @@ def records_text(records: Iterable[JournalRecord]) -> str:
         if rec.started is not None:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rec.started))
         line = f"#{rec.id} {_printable(rec.name)}  {state}  started {when}"
+        if rec.attempts > 1:
+            line += f"  after {rec.attempts} attempts"
         if rec.error:
             line += f"  {_printable(rec.error)}"
         elif rec.result is not None:
@@ -482,9 +511,10 @@ class PreviousView:
                 for text in (rec.traceback, rec.output)
                 if text
             )
+            tries = f" · after {rec.attempts} attempts" if rec.attempts > 1 else ""
             line = (
                 f"<span style='font-family:monospace'>#{rec.id}</span> "
-                f"<b>{escape(rec.name)}</b> · {escape(state)} · {escape(when)} "
+                f"<b>{escape(rec.name)}</b> · {escape(state)}{tries} · {escape(when)} "
                 f"<span style='font-family:monospace'>{escape(outcome)}</span>"
             )
             data = "lost" if rec.lost else escape(rec.state)
