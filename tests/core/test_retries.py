@@ -320,3 +320,13 @@ def test_options_are_set_and_read() -> None:
     assert task.max_attempts == 3 and task.attempt == 0
     group = Tasks([Task(print)], retries=1, retry_on=(OSError, KeyError))
     assert (group.retries, group.retry_on, group.retry_delay) == (1, (OSError, KeyError), None)
+
+
+async def test_the_decorator_takes_the_retry_options() -> None:
+    flaky = Flaky(2, ConnectionError)
+    start = bg.background(retries=2, retry_on=ConnectionError, retry_delay=0)(flaky.sync)
+    handle = start()
+    assert await handle == "ok"
+    assert handle.work.attempt == 3
+    with pytest.raises(ValueError, match=r"^retries must be an int >= 0"):
+        bg.background(retries=-1)
