@@ -4,11 +4,10 @@ during the backoff stops the run there, with nothing resubmitted."""
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
 import threading
-from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from pathlib import Path
 
 import anyio
@@ -17,7 +16,6 @@ from capturing import captured
 from executor_work import flaky
 
 import backgrounder as bg
-from backgrounder.executors import close_process_pool, process_pool
 
 distributed = pytest.importorskip("distributed")
 
@@ -26,30 +24,6 @@ if sys.version_info < (3, 11):  # pragma: no cover
 
 pytestmark = pytest.mark.anyio
 WHERE = ["threads", "thread pool", "processes", "stdlib processes", "dask"]
-
-
-@pytest.fixture(scope="module")
-def executors() -> Iterator[dict[str, Executor | None]]:
-    cluster = distributed.LocalCluster(
-        processes=True,
-        n_workers=1,
-        threads_per_worker=2,
-        host="127.0.0.1",
-        dashboard_address=":0",
-    )
-    threads = ThreadPoolExecutor(2)
-    stdlib = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("forkserver"))
-    with cluster, distributed.Client(cluster) as client:
-        yield {
-            "threads": None,
-            "thread pool": threads,
-            "processes": process_pool(2),
-            "stdlib processes": stdlib,
-            "dask": client,
-        }
-    threads.shutdown()
-    stdlib.shutdown()
-    close_process_pool()
 
 
 def calls(counter: Path) -> int:
@@ -80,29 +54,40 @@ async def test_the_same_retries_everywhere(
     assert calls(tmp_path / "gives-up") == 2
 
 
+async def cancel_once_waiting(
+    task: bg.Task,
+    run: Callable[[], Awaitable[object]],
+    meanwhile: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Await ``run()`` until ``task`` waits to retry, do ``meanwhile``, then cancel ``task``:
+    ``run()`` must raise TaskCancelled."""
+    retried = threading.Event()
+    stop = bg.subscribe(lambda e: retried.set() if e.task is task else None, bg.EventKind.RETRY)
+    try:
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+
+                async def go() -> None:
+                    with pytest.raises(bg.TaskCancelled):
+                        await run()
+
+                tg.start_soon(go)
+                assert await anyio.to_thread.run_sync(retried.wait, 20)
+                assert task.state is bg.TaskState.RUNNING and task.next_attempt_at is not None
+                if meanwhile is not None:
+                    await meanwhile()
+                assert task.cancel()
+    finally:
+        stop()
+
+
 @pytest.mark.parametrize("where", WHERE)
 async def test_cancel_during_the_backoff_resubmits_nothing(
     executors: dict[str, Executor | None], where: str, tmp_path: Path
 ) -> None:
     counter = tmp_path / "counter"
     task = bg.Task(flaky, str(counter), 9).options(retries=3, retry_delay=3600)
-    retried = threading.Event()
-    stop = bg.subscribe(lambda e: retried.set() if e.task is task else None, bg.EventKind.RETRY)
-    group = bg.Tasks([task], executor=executors[where])
-    try:
-        with anyio.fail_after(30):
-            async with anyio.create_task_group() as tg:
-
-                async def run() -> None:
-                    with pytest.raises(bg.TaskCancelled):
-                        await group()
-
-                tg.start_soon(run)
-                assert await anyio.to_thread.run_sync(retried.wait, 20)
-                assert task.state is bg.TaskState.RUNNING and task.next_attempt_at is not None
-                assert task.cancel()
-    finally:
-        stop()
+    await cancel_once_waiting(task, bg.Tasks([task], executor=executors[where]))
     assert task.state is bg.TaskState.CANCELLED and task.attempt == 1
     assert calls(counter) == 1
 
@@ -110,29 +95,19 @@ async def test_cancel_during_the_backoff_resubmits_nothing(
 async def test_waiting_in_the_parent_frees_the_pool(
     executors: dict[str, Executor | None], tmp_path: Path
 ) -> None:
-    """A process-pool task waiting to retry holds no worker: another call runs meanwhile."""
+    """A process-pool task waiting to retry holds no worker: other calls run meanwhile."""
     pool = executors["stdlib processes"]
-    waiting = bg.Task(flaky, str(tmp_path / "a"), 9).options(retries=1, retry_delay=3600)
-    retried = threading.Event()
-    stop = bg.subscribe(lambda e: retried.set() if e.task is waiting else None, bg.EventKind.RETRY)
-    try:
-        with anyio.fail_after(30):
-            async with anyio.create_task_group() as tg:
+    waiting = bg.Task(flaky, str(tmp_path / "a"), 9).options(
+        retries=1, retry_delay=3600, executor=pool
+    )
 
-                async def run() -> None:
-                    with pytest.raises(bg.TaskCancelled):
-                        await waiting()
+    async def others() -> None:
+        assert not waiting.thread_alive  # no body runs while it waits
+        group = bg.Tasks(
+            [bg.Task(flaky, str(tmp_path / f"b{i}"), 0) for i in range(2)],
+            as_group=True,
+            executor=pool,
+        )
+        assert await group() == [1, 1]  # both of the pool's 2 processes were free
 
-                waiting.options(executor=pool)
-                tg.start_soon(run)
-                assert await anyio.to_thread.run_sync(retried.wait, 20)
-                assert not waiting.thread_alive  # no body runs while it waits
-                others = bg.Tasks(
-                    [bg.Task(flaky, str(tmp_path / f"b{i}"), 0) for i in range(2)],
-                    as_group=True,
-                    executor=pool,
-                )
-                assert await others() == [1, 1]  # both of the pool's 2 processes were free
-                waiting.cancel()
-    finally:
-        stop()
+    await cancel_once_waiting(waiting, waiting, others)
