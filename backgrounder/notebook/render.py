@@ -22,6 +22,7 @@ __all__ = [
     "BAR_ORDER",
     "MARKS",
     "ROW_PX",
+    "attempts_text",
     "details_html",
     "format_elapsed",
     "group_html",
@@ -290,6 +291,22 @@ def _pre(content: str) -> str:
     )
 
 
+def _attempts(row: RowSnapshot) -> list[tuple[str, str]]:
+    """Each retried attempt's caption and traceback, oldest first."""
+    return [
+        (f"attempt {attempt} of {row.max_attempts} failed, and was retried", traceback)
+        for attempt, _, traceback in row.attempt_errors
+    ]
+
+
+def attempts_text(row: RowSnapshot) -> str:
+    """The retried attempts' tracebacks as text (what ``%tasks ID`` prints before the last)."""
+    return "\n".join(
+        f"{caption}:\n" + escape_controls(traceback, keep_newlines=True).rstrip("\n")
+        for caption, traceback in _attempts(row)
+    )
+
+
 def _caption(text: str) -> str:
     return f'<div class="bg-attempt" style="margin:4px 0 0 24px;{_GREY}">{escape(text)}</div>'
 
@@ -298,8 +315,8 @@ def row_detail_html(row: RowSnapshot) -> str:
     """The traceback and the captured output (as a terminal shows it: ``\\r`` overwrites,
     ANSI colours as colours), shown when the row is expanded."""
     parts = []
-    for attempt, _, traceback in row.attempt_errors:  # the retried attempts, oldest first
-        parts.append(_caption(f"attempt {attempt} of {row.max_attempts} failed, and was retried"))
+    for caption, traceback in _attempts(row):
+        parts.append(_caption(caption))
         parts.append(_pre(html.escape(escape_controls(traceback, keep_newlines=True))))
     if row.attempt_errors and row.traceback:
         parts.append(_caption(f"attempt {row.attempt} of {row.max_attempts}"))

@@ -40,7 +40,9 @@ def test_a_retrying_row_in_a_real_kernel() -> None:
         html = view.displays[0]["text/html"]
         assert "attempt 1 of 3 failed, and was retried" in html
         assert "raise ConnectionError(&quot;&lt;b&gt;refused&lt;/b&gt;&quot;)" in html
-        assert "retry 1 of 2 in" in view.displays[0]["text/plain"]
+        text = view.displays[0]["text/plain"]
+        assert "retry 1 of 2 in" in text
+        assert "attempt 1 of 3 failed, and was retried:\nTraceback" in text
 
         # a cancel ends the wait at once: the handle is done within the cell
         ended = kernel.execute(
