@@ -334,7 +334,10 @@ class Task:
         """The errors of the (last) run's attempts that were tried again, oldest first
         (the latest 20 at most); the error that ended the run is ``exception``."""
         errors = self._attempt_errors
-        return () if errors is None else tuple(errors)
+        if errors is None:
+            return ()
+        with _transition:  # a worker thread may be appending to it
+            return tuple(errors)
 
     @property
     def next_attempt_at(self) -> datetime | None:
