@@ -1,16 +1,16 @@
 """A journal of every task in an SQLite file, so that a kernel restart or crash forgets nothing.
 
 Each task's record (id, name, call, state, times, result preview, error line, traceback,
-output tail, dropped-output count) is written by one daemon thread, in batches, never by the
-task: a listener only appends the task to a queue. Each group's record (name, size, state and
-its counts per state, rewritten while it runs) says how far a group lost with its kernel got,
-including the tasks that never started and so have no record of their own. A journal file
-belongs to one notebook (several kernels of it may write at once: WAL mode, one row key per
-kernel) and is bounded (``RETAIN_ROWS`` task and ``RETAIN_GROUPS`` group records,
-``RETAIN_DAYS`` days). If the file cannot be written (a full disk, a read-only folder), the
-journal warns once and keeps this kernel's records in memory: a task never fails because of
-it. A finished task is referenced by the queue until the next batch
-(at most ``FLUSH_EVERY`` seconds; ``%tasks clear`` flushes at once).
+output tail, dropped-output count, attempts made) is written by one daemon thread, in
+batches, never by the task: a listener only appends the task to a queue. Each group's record
+(name, size, state and its counts per state, rewritten while it runs) says how far a group
+lost with its kernel got, including the tasks that never started and so have no record of
+their own. A journal file belongs to one notebook (several kernels of it may write at once:
+WAL mode, one row key per kernel) and is bounded (``RETAIN_ROWS`` task and ``RETAIN_GROUPS``
+group records, ``RETAIN_DAYS`` days). If the file cannot be written (a full disk, a read-only
+folder), the journal warns once and keeps this kernel's records in memory: a task never fails
+because of it. A finished task is referenced by the queue until the next batch (at most
+``FLUSH_EVERY`` seconds; ``%tasks clear`` flushes at once).
 
 Where: ``BACKGROUNDER_JOURNAL`` names the file, or ``off`` turns the journal off; by default
 ``<jupyter data dir>/backgrounder/journals/<notebook>-<hash>.sqlite3``.
@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     kernel TEXT NOT NULL, id INTEGER NOT NULL, seq INTEGER NOT NULL,
     name TEXT, call TEXT, state TEXT, started REAL, ended REAL,
     result TEXT, error TEXT, traceback TEXT, output TEXT, output_dropped INTEGER,
+    attempts INTEGER,
     PRIMARY KEY (kernel, id)
 );
 CREATE INDEX IF NOT EXISTS tasks_seq ON tasks (seq);
@@ -81,14 +82,14 @@ CREATE TABLE IF NOT EXISTS groups (
 """
 _UPSERT = """
 INSERT INTO tasks (kernel, id, seq, name, call, state, started, ended, result, error,
-                   traceback, output, output_dropped)
+                   traceback, output, output_dropped, attempts)
 VALUES (:kernel, :id, :seq, :name, :call, :state, :started, :ended, :result, :error,
-        :traceback, :output, :output_dropped)
+        :traceback, :output, :output_dropped, :attempts)
 ON CONFLICT (kernel, id) DO UPDATE SET
     seq = excluded.seq, name = excluded.name, call = excluded.call, state = excluded.state,
     started = excluded.started, ended = excluded.ended, result = excluded.result,
     error = excluded.error, traceback = excluded.traceback, output = excluded.output,
-    output_dropped = excluded.output_dropped
+    output_dropped = excluded.output_dropped, attempts = excluded.attempts
 """
 _UPSERT_GROUP = """
 INSERT OR REPLACE INTO groups (kernel, id, seq, name, state, total, pending, running, done,
@@ -116,6 +117,7 @@ class JournalRecord:
     output: str
     output_dropped: int
     lost: bool = False
+    attempts: int = 1  # how many attempts the run made (more than 1 once retried)
 
 
 @dataclass(frozen=True)
@@ -292,6 +294,9 @@ class Journal:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
+        if "attempts" not in _columns(db):  # a journal written before retries existed
+            with contextlib.suppress(sqlite3.OperationalError):  # another kernel added it
+                db.execute("ALTER TABLE tasks ADD COLUMN attempts INTEGER")
         db.execute(
             "INSERT OR REPLACE INTO kernels VALUES (?, ?, ?, ?, ?)",
             (self.kernel, os.getpid(), socket.gethostname(), self._started, time.time()),
@@ -417,6 +422,7 @@ class Journal:
             "traceback": traceback[-TEXT_LIMIT:] if traceback else None,
             "output": output[-OUTPUT_TAIL:],
             "output_dropped": dropped,
+            "attempts": task.attempt,
         }
 
     def _group_row(self, group: Tasks) -> dict[str, Any]:
@@ -454,10 +460,11 @@ class Journal:
         """
         if self.path is None or self.in_memory:
             return []
+        # the writer added the attempts column to an older file when it opened it
         kernels, rows = _read(
             self.path,
             "SELECT kernel, id, name, call, state, started, ended, result, error, "
-            "traceback, output, output_dropped FROM tasks WHERE kernel != ? "
+            "traceback, output, output_dropped, attempts FROM tasks WHERE kernel != ? "
             "ORDER BY seq DESC LIMIT ?",
             (self.kernel, limit),
         )
@@ -465,7 +472,21 @@ class Journal:
         for row in rows:
             state = row[4]
             lost = state in ("running", "pending") and not _alive(*kernels.get(row[0], _NOBODY))
-            kernel, tid, name, call, _, started, ended, result, error, tb, output, dropped = row
+            (
+                kernel,
+                tid,
+                name,
+                call,
+                _,
+                started,
+                ended,
+                result,
+                error,
+                tb,
+                output,
+                dropped,
+                tries,
+            ) = row
             records.append(
                 JournalRecord(
                     kernel=kernel,
@@ -481,6 +502,7 @@ class Journal:
                     output=output or "",
                     output_dropped=dropped or 0,
                     lost=lost,
+                    attempts=tries or 1,
                 )
             )
         return records
@@ -540,6 +562,10 @@ def _read(path: Path, query: str, args: tuple[Any, ...]) -> tuple[dict[str, Any]
         db.close()
 
 
+def _columns(db: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
+
+
 def _alive(pid: int | None, host: str | None, seen: float | None) -> bool:
     """Whether a kernel that wrote to the journal still runs."""
     if pid is None:
@@ -568,6 +594,8 @@ def records_text(records: Iterable[JournalRecord]) -> str:
         state = "lost: the kernel stopped" if rec.lost else rec.state
         when = "-" if rec.started is None else _clock(rec.started)
         line = f"#{rec.id} {_printable(rec.name)}  {state}  started {when}"
+        if rec.attempts > 1:
+            line += f"  after {rec.attempts} attempts"
         if rec.error:
             line += f"  {_printable(rec.error)}"
         elif rec.result is not None:
@@ -633,9 +661,10 @@ class PreviousView:
                 for text in (rec.traceback, rec.output)
                 if text
             )
+            tries = f" · after {rec.attempts} attempts" if rec.attempts > 1 else ""
             line = (
                 f"<span style='font-family:monospace'>#{rec.id}</span> "
-                f"<b>{escape(rec.name)}</b> · {escape(state)} · {escape(when)} "
+                f"<b>{escape(rec.name)}</b> · {escape(state)}{tries} · {escape(when)} "
                 f"<span style='font-family:monospace'>{escape(outcome)}</span>"
             )
             data = "lost" if rec.lost else escape(rec.state)

@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -345,3 +346,42 @@ def test_after_a_kernel_restart_previous_shows_what_ran_and_what_was_lost(
     assert "fine()  done" in text and "-> 42" in text
     assert "endless()  lost: the kernel stopped" in text
     assert "epoch 1 of 100" in shown.displays[-1]["text/html"]
+
+
+async def test_a_retried_task_records_its_attempts_and_older_files_are_migrated(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)  # a journal written before retries existed: no attempts
+    old.executescript(
+        "CREATE TABLE tasks (kernel TEXT NOT NULL, id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+        " name TEXT, call TEXT, state TEXT, started REAL, ended REAL, result TEXT, error TEXT,"
+        " traceback TEXT, output TEXT, output_dropped INTEGER, PRIMARY KEY (kernel, id));"
+        f"INSERT INTO tasks VALUES ('gone', 1, 1, 'old()', 'old()', 'done', {time.time()},"
+        f" {time.time()}, '1', NULL, NULL, '', 0);"
+    )
+    old.close()
+    calls: list[int] = []
+
+    def second_time() -> str:
+        calls.append(1)
+        if len(calls) < 2:
+            raise OSError("flaky")
+        return "ok"
+
+    journal = Journal(path)
+    journal.start()
+    try:
+        retried = Task(second_time).options(name="second_time()", retries=2, retry_delay=0)
+        assert await retried() == "ok"
+        await Task(int, 1)()
+        assert journal.flush()
+    finally:
+        journal.stop()
+    records = {row["name"]: row["attempts"] for row in rows(path)}
+    assert records == {"old()": None, "second_time()": 2, "int(1)": 1}
+    previous = Journal(path).previous()  # as the next kernel reads them
+    assert {rec.name: rec.attempts for rec in previous} == records | {"old()": 1}
+    record = JournalRecord("k", 1, "f()", "f()", "done", 0.0, 1.0, "1", None, None, "", 0, False, 3)
+    assert "after 3 attempts" in records_text([record])
+    assert "after 3 attempts" in PreviousView([record], None)._repr_mimebundle_()["text/html"]
