@@ -255,7 +255,9 @@ class BackgroundMagics(Magics):
             table = self._group_table(group, task)
         handle = task.start(thread_loop=thread_loop or self.session.thread_loop)
         try:
-            if table is not None:
+            if not self.session.widgets:  # text: once, as the cell ends (or as its value)
+                self.session.show_at_end(table if table is not None else task)
+            elif table is not None:
                 self.session.show_table(table, task)
             else:
                 self.session.show(task)

@@ -102,17 +102,26 @@ def test_without_the_runner_ctrl_c_leaves_the_group_running(terminal: Terminal) 
 # -- %background in a terminal ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="magics._start shows a text row at once (the task has not begun: 'pending') and "
-    "IPython then prints the returned Handle as Out[n]: in a terminal, show nothing in "
-    "_start and let Session._post_run_cell print the row of work not already displayed",
-)
 def test_background_prints_one_true_line(terminal: Terminal) -> None:
-    shown = terminal.run("import time")
+    terminal.run("import time")
     shown = terminal.run("%background time.sleep 1")
     assert shown.count("sleep(1)") == 1, shown
     assert "pending" not in shown, shown
+
+
+def test_an_assigned_background_prints_its_row_once(terminal: Terminal) -> None:
+    terminal.run("import time")
+    shown = terminal.run("h = %background time.sleep 1")
+    assert shown.count("sleep(1)") == 1 and "running" in shown, shown
+    assert "Out[" not in shown and "pending" not in shown, shown
+
+
+def test_a_group_prints_its_table_once(terminal: Terminal) -> None:
+    terminal.run("import time")
+    terminal.run("%background --group naps time.sleep 5")
+    shown = terminal.run("%background --group naps time.sleep 1")
+    assert shown.count("naps:") == 1 and shown.count("sleep(1)") == 1, shown
+    assert "2 tasks, 2 running" in shown, shown
 
 
 # -- texts ------------------------------------------------------------------------------------
