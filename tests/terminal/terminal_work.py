@@ -41,3 +41,7 @@ def bar(n: int = 50, every: float = 0.02) -> int:
     for _ in tqdm(range(n), desc="bar"):
         time.sleep(every)
     return n
+
+
+def boom() -> None:
+    raise ValueError("boom")

@@ -124,6 +124,31 @@ def test_a_group_prints_its_table_once(terminal: Terminal) -> None:
     assert "2 tasks, 2 running" in shown, shown
 
 
+def test_o_binds_the_result_before_the_next_cell(terminal: Terminal) -> None:
+    terminal.run("h = %background -o lines chatty 2 every=0")
+    wait_done(terminal)
+    assert terminal.value("lines") == "2"
+    listing = terminal.run("%tasks")
+    assert "-> lines = 2" in listing, listing
+
+
+def test_o_leaves_the_name_alone_when_the_task_fails(terminal: Terminal) -> None:
+    terminal.run("lines = 'before'")
+    shown = terminal.run("h = %background -o lines boom")
+    wait_done(terminal)
+    assert terminal.value("lines") == "before"
+    said = terminal.run("%tasks 1")
+    assert "ValueError: boom (result not bound to lines)" in said, shown + said
+
+
+def test_o_with_a_bad_name_says_so_in_one_line_and_starts_nothing(terminal: Terminal) -> None:
+    said = terminal.run("%background -o 2x chatty 1")
+    assert said.strip() == (
+        "UsageError: %background: -o takes the Python name to bind the result to, got `2x`"
+    ), said
+    assert "no task" in terminal.run("%tasks 1")
+
+
 # -- texts ------------------------------------------------------------------------------------
 
 
