@@ -161,13 +161,13 @@ class Session:
 
         Registered as IPython's ``ipython_display_formatter``, so that the table goes out
         with a display id (its display becomes static HTML when the work ends), and a cell
-        whose value is a handle shows the table once, not also as its result.
+        whose value is a handle shows the table once, not also as its result: a second
+        display would be a text that never changes (``<Handle slow(5) pending>`` was left
+        under a row saying the task had timed out).
         """
         work = obj.work if isinstance(obj, Handle) else obj
-        if self.shown_here(work):
-            display({"text/plain": repr(obj)}, raw=True)
-            return
-        self.show(work)
+        if not self.shown_here(work):
+            self.show(work)
 
     def bundle(self, obj: Task | Tasks | Handle) -> dict[str, Any]:
         """The mime bundle of a Task, Tasks or Handle where there is no kernel (text)."""

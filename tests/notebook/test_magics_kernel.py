@@ -94,3 +94,13 @@ def test_o_needs_a_python_name_and_starts_nothing(kernel: Kernel, name: str) -> 
     said = done.stderr + done.reply["content"].get("evalue", "")  # type: ignore[index]
     assert f"-o takes the Python name to bind the result to, got `{name}`" in said, said
     assert kernel.value("len(backgrounder.running_handles())") == before
+
+
+def test_a_cell_ending_in_background_shows_the_table_and_nothing_stale(kernel: Kernel) -> None:
+    kernel.execute("gate.clear()")
+    shown = kernel.execute("%background --timeout 30 gated 5")
+    assert shown.result is None  # no Out[n]
+    texts = [data.get("text/plain", "") for data in shown.displays]
+    assert len(texts) == 1 and "gated(5)" in texts[0], texts  # the table, which stays live
+    assert not any("<Handle" in text for text in texts), texts
+    kernel.execute("gate.set()")

@@ -107,7 +107,5 @@ def test_tqdm_rich_in_a_task_feeds_its_row() -> None:
         assert start.status == "ok", start.stderr
         assert kernel.value("h.work.progress") == "(20, 20)"
         assert "20/20" in kernel.value("h.work.output")  # its last frame, as Rich leaves it
-        models = [
-            m["content"]["data"]["state"]["_model_name"] for m in start.of_type("comm_open")
-        ]
+        models = [m["content"]["data"]["state"]["_model_name"] for m in start.of_type("comm_open")]
         assert "OutputModel" not in models, models  # Rich's Jupyter display was not made
