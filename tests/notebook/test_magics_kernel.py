@@ -38,6 +38,12 @@ def kernel() -> Iterator[Kernel]:
         yield kernel
 
 
+def task_in_full(kernel: Kernel) -> str:
+    """What ``%tasks ID`` shows of the task of ``h``, as text."""
+    shown = kernel.execute(f"%tasks {kernel.value('h.work.id')}")
+    return "".join(data["text/plain"] for data in shown.displays)
+
+
 def test_o_binds_the_result_when_the_task_succeeds(kernel: Kernel) -> None:
     done = kernel.execute("h = %background -o total add 40\nawait h")
     assert done.status == "ok", done.stderr
@@ -58,8 +64,7 @@ def test_o_leaves_the_name_alone_on_failure_and_says_so(kernel: Kernel) -> None:
     kernel.execute("h = %background -o outcome boom")
     kernel.execute("try:\n    await h\nexcept ValueError:\n    pass")
     assert kernel.value("outcome") == "'before'"
-    shown = kernel.execute(f"%tasks {kernel.value('h.work.id')}")
-    text = "".join(data["text/plain"] for data in shown.displays)
+    text = task_in_full(kernel)
     assert "ValueError: boom (result not bound to outcome)" in text, text
 
 
@@ -67,16 +72,14 @@ def test_o_on_a_cancelled_task_leaves_the_name_alone(kernel: Kernel) -> None:
     kernel.execute("kept = 'before'\ngate.clear()")
     kernel.execute("h = %background -o kept gated 1")
     kernel.execute("h.cancel()\ngate.set()")
-    shown = kernel.execute(f"%tasks {kernel.value('h.work.id')}")
-    text = "".join(data["text/plain"] for data in shown.displays)
+    text = task_in_full(kernel)
     assert "result not bound to kept: cancelled" in text, text
     assert kernel.value("kept") == "'before'"
 
 
 def test_a_done_row_says_where_the_result_went(kernel: Kernel) -> None:
     kernel.execute("h = %background -o where add 1\nawait h")
-    shown = kernel.execute(f"%tasks {kernel.value('h.work.id')}")
-    text = "".join(data["text/plain"] for data in shown.displays)
+    text = task_in_full(kernel)
     assert "-> where = 3" in text, text
 
 
