@@ -50,6 +50,16 @@ def test_a_tqdm_bar_in_a_task_feeds_it_and_draws_nothing(fixed: Terminal) -> Non
     assert "40/40" not in fixed.screen().replace(fixed.value("h.work.output").strip(), "")
 
 
+def test_a_tqdm_rich_bar_in_a_task_feeds_it_and_draws_nothing(terminal: Terminal) -> None:
+    pytest.importorskip("rich")
+    terminal.run("h = %background rich_bar 30")
+    terminal.run("1+1")
+    wait_done(terminal)
+    assert terminal.value("h.work.progress") == "(30, 30)"
+    assert "30/30" in terminal.value("h.work.output")
+    assert "rich bar 100%" not in terminal.screen().split("h.work.output")[0]
+
+
 def test_load_ext_alone_routes_task_output_between_prompts(terminal: Terminal) -> None:
     terminal.run("h = %background chatty 10 every=0.05")
     terminal.run("1+1")
