@@ -20,6 +20,7 @@ import keyword
 import re
 import threading
 import tokenize
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
@@ -455,7 +456,10 @@ class ResultBinder:
 
     def __init__(self, shell: Any) -> None:
         self.shell = shell
-        self._waiting: dict[Task, tuple[str, asyncio.AbstractEventLoop | None]] = {}
+        # weak: a task that never started (start() raised) is not kept
+        self._waiting: weakref.WeakKeyDictionary[
+            Task, tuple[str, asyncio.AbstractEventLoop | None]
+        ] = weakref.WeakKeyDictionary()
         self._ready: deque[tuple[str, Any]] = deque()  # appended from any thread
         self._lock = threading.Lock()  # guards _waiting
         self._unsubscribe: Callable[[], None] | None = None
