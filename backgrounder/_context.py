@@ -55,8 +55,14 @@ def adopt(chain: Chain) -> None:
 
 
 def current_task() -> Task | None:
-    """The task whose code is running here (in its coroutine or its worker thread), if any."""
-    return current.get()
+    """The task whose code is running here, if any: in its coroutine or worker thread, or in a
+    thread it started while output capture is on (``threading.Thread``, a thread pool)."""
+    task = current.get()
+    if task is None:
+        owner, chain = enclosing.get()
+        if owner is None and chain:  # a thread a task started (adopt())
+            task = chain[0]()
+    return task
 
 
 def cancelled() -> bool:
@@ -65,18 +71,19 @@ def cancelled() -> bool:
     A thread cannot be killed: sync functions call this between steps and return early.
     Outside a task it is always False.
     """
-    task = current.get()
+    task = current_task()
     return task is not None and task.cancel_requested
 
 
 def progress(done: float, total: float | None = None) -> None:
-    """Report how far the running task is, e.g. ``progress(3, 10)``; ignored outside a task.
+    """Report how far the running task is, e.g. ``progress(3, 10)``; ignored outside a task
+    (a thread the task started counts as the task: see ``current_task``).
 
     ``done`` is a finite number >= 0 and ``total`` a finite number > 0, or None; anything else
     raises ``TypeError``/``ValueError`` here, naming the task, so no view is handed a value
     it cannot show.
     """
-    task = current.get()
+    task = current_task()
     checked = check_progress(
         done, total, "progress()" if task is None else f"progress() in {task.name}"
     )

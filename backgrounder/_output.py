@@ -160,7 +160,9 @@ class TaskStream(RoutingStream):
         if not _installs:  # a stale reference after release_output(): pass through
             return False
         task = _current.get()
-        bar = _tqdm.claim(text, task, 2)  # the writer: 2 frames up (write, then its caller)
+        # the writer: 2 frames up (write, then its caller); a bar made in a thread the task
+        # started is the task's too
+        bar = _tqdm.claim(text, task or _context.current_task(), 2)
         if bar is not None:  # a tqdm bar drawing itself: its task took the numbers (True), or
             return bar  # it is not a task's bar and its frame goes to the original (False)
         if task is not None and _enclosing.get()[0] is not task:  # the common case: cheap

@@ -98,6 +98,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     for kind, names in magics.magics.items():
         for name in names:
             registry[kind].pop(name, None)
+    magics.results.close()
     session.uninstall()
     history.stop()
     if journal is not None:

@@ -18,7 +18,17 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .. import EventKind, Handle, Task, TaskEvent, Tasks, running_handles, shutdown, subscribe
+from .. import (
+    EventKind,
+    Handle,
+    Task,
+    TaskEvent,
+    Tasks,
+    TaskState,
+    running_handles,
+    shutdown,
+    subscribe,
+)
 from .._hops import running_loop
 from .._loop import at_exit
 from .sources import LooseSource
@@ -35,7 +45,12 @@ EXIT_NOTE = (
 # when the kernel's loop next wakes up: a cell awaiting a 30 s sleep was measured to ignore
 # Interrupt for the whole 30 s. Waking the loop this often while a cell runs bounds that delay.
 WAKE_EVERY = 0.1
+# Terminal IPython starts work on the library's loop thread: a row printed right after
+# start() read "pending" for a task whose run began microseconds later. A row waits this long
+# at most for work just started to begin (a task queued behind a limit stays pending).
+BEGIN_WAIT = 0.5
 _log = logging.getLogger("backgrounder")
+PENDING = TaskState.PENDING
 
 
 class Session:
@@ -57,7 +72,7 @@ class Session:
         self._context: contextvars.Context | None = None  # a copy of the running cell's
         self._loop: asyncio.AbstractEventLoop | None = None  # the kernel's, while a cell runs
         self._shown: set[int] = set()  # id() of works shown in the running cell
-        self._started: list[Task | Tasks] = []  # works started from the running cell
+        self._started: list[Task | Tasks | LooseSource] = []  # to show as the cell ends
         self._before: set[int] = set()  # id() of the handles running when the cell began
         self._arrived: deque[Task | Tasks] = deque()  # started on another thread, to show
         self._unsubscribe: Callable[[], None] | None = None
@@ -107,6 +122,7 @@ class Session:
             work = work.work
         self._shown.add(id(work))
         if not self.widgets:
+            self._wait_begun(work)
             display(TextView(work))
         elif work.state.finished:
             display(static_bundle(TextView(work).snapshot()), raw=True)
@@ -124,7 +140,17 @@ class Session:
         if self.widgets:
             table.display()
         else:
+            self._wait_begun(task)
             display(TextView(table))
+
+    def show_at_end(self, work: Task | LooseSource) -> None:
+        """Show ``work`` (a task, or a ``--group`` list) when the running cell ends, unless
+        the cell's value showed it: text, read once its run began, so one true line."""
+        if self._cell is None:  # called outside a cell: show it now
+            self._wait_begun(work)
+            display(TextView(work))
+        elif work not in self._started:
+            self._started.append(work)
 
     def shown_here(self, work: object) -> bool:
         """True if ``work``'s table was already shown by the running cell."""
@@ -135,20 +161,50 @@ class Session:
 
         Registered as IPython's ``ipython_display_formatter``, so that the table goes out
         with a display id (its display becomes static HTML when the work ends), and a cell
-        whose value is a handle shows the table once, not also as its result.
+        whose value is a handle shows the table once, not also as its result: a second
+        display would be a text that never changes (``<Handle slow(5) pending>`` was left
+        under a row saying the task had timed out).
         """
         work = obj.work if isinstance(obj, Handle) else obj
-        if self.shown_here(work):
-            display({"text/plain": repr(obj)}, raw=True)
-            return
-        self.show(work)
+        if not self.shown_here(work):
+            self.show(work)
 
     def bundle(self, obj: Task | Tasks | Handle) -> dict[str, Any]:
         """The mime bundle of a Task, Tasks or Handle where there is no kernel (text)."""
         work = obj.work if isinstance(obj, Handle) else obj
         if self.shown_here(work):
             return {"text/plain": repr(obj)}
-        return TextView(work)._repr_mimebundle_()
+        self._wait_begun(work)
+        shown: Task | Tasks | LooseSource = work
+        if self._cell is not None:  # the cell's value: what the cell was to show as it ended
+            shown = next((t for t in self._deferred() if work in t.tasks), work)
+            self._shown.update([id(shown), id(work)])
+        return TextView(shown)._repr_mimebundle_()
+
+    def _deferred(self) -> list[LooseSource]:
+        return [work for work in self._started if isinstance(work, LooseSource)]
+
+    def _wait_begun(self, work: Task | Tasks | LooseSource) -> None:
+        """Wait at most ``BEGIN_WAIT`` for work just started on another thread to begin."""
+        if isinstance(work, LooseSource):
+            for task in work.tasks:
+                self._wait_begun(task)
+            return
+        handle = next((h for h in running_handles() if h.work is work), None)
+        if handle is None or handle.loop is running_loop() or work.state is not PENDING:
+            return  # not starting, or it starts on this thread: waiting would hold it up
+        began = threading.Event()
+
+        def on_event(event: TaskEvent) -> None:
+            if event.task is work:
+                began.set()
+
+        unsubscribe = subscribe(on_event, (EventKind.STARTED, EventKind.FINISHED))
+        try:
+            if work.state is PENDING:
+                began.wait(BEGIN_WAIT)
+        finally:
+            unsubscribe()
 
     # -- cells ------------------------------------------------------------------------------
 
@@ -200,7 +256,12 @@ class Session:
             self._loop = None
 
     def _show_started(self) -> None:
-        works: list[Task | Tasks] = list(self._started)
+        for table in self._deferred():  # a --group list (terminal): its text once
+            if id(table) not in self._shown:
+                self._shown.update([id(table), *map(id, table.tasks)])
+                self._wait_begun(table)
+                display(TextView(table))
+        works: list[Task | Tasks] = [w for w in self._started if not isinstance(w, LooseSource)]
         works += [
             handle.work
             for handle in running_handles()

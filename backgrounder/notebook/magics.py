@@ -12,11 +12,16 @@ traceback.
 from __future__ import annotations
 
 import ast
+import asyncio
 import builtins
 import inspect
 import io
+import keyword
 import re
+import threading
 import tokenize
+import weakref
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -25,19 +30,21 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from .. import Handle, Task, thread_stats
+from .. import EventKind, Handle, Task, TaskEvent, TaskState, subscribe, thread_stats
+from .._hops import call_in_loop, running_loop
 from .history import History
 from .journal import Journal
 from .kernel import Session
+from .snapshot import result_names
 from .sources import LooseSource, cancel_task
 from .views import display, static_bundle
 
-__all__ = ["BackgroundMagics", "parse_call", "split_words"]
+__all__ = ["BackgroundMagics", "ResultBinder", "parse_call", "split_words"]
 
 _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
 _SKIP = {tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT}
-_OPTIONS_WITH_VALUE = {"--name", "--group", "--timeout"}
-_OPTION = re.compile(r"--[A-Za-z]")
+_OPTIONS_WITH_VALUE = {"--name", "--group", "--timeout", "-o", "--out"}
+_OPTION = re.compile(r"--[A-Za-z]|-o\Z")  # -o alone: -x is an argument (minus x)
 
 
 def split_words(line: str, magic: str = "%background") -> list[str]:
@@ -159,7 +166,7 @@ def _option_value(word: str) -> str:
     return word
 
 
-def split_options(words: list[str]) -> tuple[list[str], list[str]]:
+def split_options(words: list[str], magic: str = "%background") -> tuple[list[str], list[str]]:
     """Split ``--option [value]`` words (before or after the call) from the call's words."""
     options: list[str] = []
     rest: list[str] = []
@@ -173,7 +180,9 @@ def split_options(words: list[str]) -> tuple[list[str], list[str]]:
             options += [key, _option_value(value)]
         else:
             options.append(word)
-            if word in _OPTIONS_WITH_VALUE and i + 1 < len(words):
+            if word in _OPTIONS_WITH_VALUE:
+                if i + 1 == len(words):  # else argparse would take the function's name
+                    raise UsageError(f"{magic}: {word} needs a value (see {magic}?)")
                 options.append(_option_value(words[i + 1]))
                 i += 1
         i += 1
@@ -191,6 +200,7 @@ class BackgroundMagics(Magics):
         self.session = session
         self.history = history
         self.journal: Journal | None = None  # set by the extension unless the journal is off
+        self.results = ResultBinder(shell)
         self._groups: dict[str, Any] = {}
 
     @magic_arguments()
@@ -201,6 +211,13 @@ class BackgroundMagics(Magics):
         help="add the task to the named group: one table for all its tasks",
     )
     @argument("--timeout", type=float, help="fail the task with TimeoutError past this many s")
+    @argument(
+        "-o",
+        "--out",
+        metavar="NAME",
+        help="when the task succeeds, bind its result to NAME in the notebook (as soon as the "
+        "kernel is free); on failure or cancel NAME is left as it was",
+    )
     @argument(
         "--thread-loop",
         action="store_true",
@@ -220,9 +237,10 @@ class BackgroundMagics(Magics):
         ``h = %background train model epochs=3``. In a cell, ``%%background`` runs the
         body in a worker thread, or on the notebook's loop if it uses ``await``; what it
         prints goes to its row; its last expression is its result.
+        ``-o NAME`` binds the result to ``NAME`` once the task has succeeded.
         """
         magic = "%%background" if cell is not None else "%background"
-        options, rest = split_options(split_words(line, magic))
+        options, rest = split_options(split_words(line, magic), magic)
         if cell is None:
             opts = self._parse_options(magic, [*options, *rest[:1]])
             func, args, kwargs = parse_call(rest, self.shell.user_ns, magic)
@@ -230,16 +248,24 @@ class BackgroundMagics(Magics):
             if rest:
                 raise UsageError(
                     f"%%background: unexpected `{' '.join(rest)}`; the cell body is the work "
-                    f"(options: --name, --group, --timeout, --thread-loop)"
+                    f"(options: --name, --group, --timeout, -o NAME, --thread-loop)"
                 )
             opts = self._parse_options(magic, options)
             func, args, kwargs = self._cell_function(cell), (), {}
+        if opts.out is not None and not (
+            opts.out.isidentifier() and not keyword.iskeyword(opts.out)
+        ):
+            raise UsageError(
+                f"{magic}: -o takes the Python name to bind the result to, got `{opts.out}`"
+            )
         try:
             task = Task(func, *args, **kwargs)
             name = opts.name or (func.__name__ if cell is not None else None)
             task.options(name=name, timeout=opts.timeout)
         except (TypeError, ValueError) as exc:
             raise UsageError(f"{magic}: {exc}") from None
+        if opts.out is not None:
+            self.results.add(task, opts.out)
         return self._start(task, opts.group, opts.thread_loop)
 
     def _parse_options(self, magic: str, words: list[str]) -> Any:
@@ -255,7 +281,9 @@ class BackgroundMagics(Magics):
             table = self._group_table(group, task)
         handle = task.start(thread_loop=thread_loop or self.session.thread_loop)
         try:
-            if table is not None:
+            if not self.session.widgets:  # text: once, as the cell ends (or as its value)
+                self.session.show_at_end(table if table is not None else task)
+            elif table is not None:
                 self.session.show_table(table, task)
             else:
                 self.session.show(task)
@@ -414,6 +442,65 @@ class BackgroundMagics(Magics):
         if journal.warning:
             print(journal.warning)
         display(PreviousView(journal.previous(), journal.path, journal.previous_groups()))
+
+
+class ResultBinder:
+    """Binds the result of each ``-o NAME`` task to ``NAME`` in the notebook's namespace.
+
+    Always on the shell's thread, never while the notebook's own code runs on it: a task
+    ends on any thread (a worker, the library's loop thread), so its result waits there
+    for the kernel's loop to turn (between cells, or while a cell awaits), and in any shell
+    for the next cell to begin (terminal IPython has no loop between cells). A task that
+    fails or is cancelled leaves ``NAME`` alone; its row says so.
+    """
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        # weak: a task that never started (start() raised) is not kept
+        self._waiting: weakref.WeakKeyDictionary[
+            Task, tuple[str, asyncio.AbstractEventLoop | None]
+        ] = weakref.WeakKeyDictionary()
+        self._ready: deque[tuple[str, Any]] = deque()  # appended from any thread
+        self._lock = threading.Lock()  # guards _waiting
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def add(self, task: Task, name: str) -> None:
+        """Bind ``task``'s result to ``name`` when it succeeds (called on the shell's thread)."""
+        result_names[task] = name
+        with self._lock:
+            self._waiting[task] = (name, running_loop())  # the kernel's loop; None: terminal
+        if self._unsubscribe is None:
+            self._unsubscribe = subscribe(self._finished, (EventKind.FINISHED,))
+            self.shell.events.register("pre_run_cell", self.bind)
+
+    def _finished(self, event: TaskEvent) -> None:
+        task = event.task
+        if not isinstance(task, Task):
+            return
+        with self._lock:
+            waiting = self._waiting.pop(task, None)
+        if waiting is None or task.state is not TaskState.DONE:
+            return
+        name, loop = waiting
+        self._ready.append((name, task.result))
+        if loop is not None:
+            call_in_loop(loop, self.bind)
+
+    def bind(self, *_: object) -> None:
+        """Bind the results that arrived, oldest first (the shell's pre_run_cell, a loop turn)."""
+        while self._ready:
+            name, value = self._ready.popleft()
+            self.shell.user_ns[name] = value
+
+    def close(self) -> None:
+        """Stop binding (the extension is unloaded)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+            try:
+                self.shell.events.unregister("pre_run_cell", self.bind)
+            except ValueError:
+                pass
 
 
 class TaskView:

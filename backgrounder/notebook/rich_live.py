@@ -68,8 +68,8 @@ def patched() -> bool:
 
 
 def install(*_: Any) -> bool:
-    """Patch ``rich.live.Live.start`` if Rich was imported (call again later: before each
-    cell, as Rich may be imported after the extension was loaded). True if patched."""
+    """Patch ``rich.live.Live.start`` if ``rich.live`` was imported; True if patched. (The
+    extension calls it at load and right after ``rich.live`` is imported: integrations.)"""
     module = sys.modules.get("rich.live")
     if module is None:
         return False

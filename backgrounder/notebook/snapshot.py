@@ -8,6 +8,7 @@ through their public properties only.
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -27,10 +28,14 @@ __all__ = [
     "short_repr",
     "snapshot_task",
     "wall_elapsed",
+    "result_names",
 ]
 
 OUTPUT_TAIL = 4_000  # characters of a task's output shown in its row (the tail)
 _PENDING, _RUNNING, _DONE, _FAILED, _CANCELLED = TaskState
+
+result_names: weakref.WeakKeyDictionary[Task, str] = weakref.WeakKeyDictionary()
+"""The name ``%background -o NAME`` binds each task's result to: its row says so."""
 
 
 def short_repr(value: object, limit: int = 80) -> str:
@@ -151,14 +156,22 @@ def snapshot_task(task: Task, now: float | None = None) -> RowSnapshot:
     else:
         elapsed = task.elapsed
     attempt = task.attempt
+    result = short_repr(task.result) if state is _DONE else None
+    error = error_line(exc)
+    bound = result_names.get(task)
+    if bound is not None and state is _DONE:
+        result = f"{bound} = {result}"
+    elif bound is not None and state.finished:  # failed or cancelled: NAME was left alone
+        said = f"result not bound to {bound}"
+        error = f"{error} ({said})" if error else f"{said}: {state.value}"
     return RowSnapshot(
         id=task.id,
         name=task.name,
         state=state,
         elapsed=elapsed,
         progress=task.progress,
-        result=short_repr(task.result) if state is _DONE else None,
-        error=error_line(exc),
+        result=result,
+        error=error,
         traceback=task.traceback if exc is not None else None,
         output=output,
         output_dropped=dropped,

@@ -41,8 +41,8 @@ def patched() -> bool:
 
 
 def install(*_: Any) -> bool:
-    """Patch ``tqdm_notebook`` if ``tqdm.notebook`` was imported (call it again later: at
-    each cell, as tqdm may be imported after the extension was loaded). True if patched."""
+    """Patch ``tqdm_notebook`` if ``tqdm.notebook`` was imported; True if patched. (The
+    extension calls it at load and right after ``tqdm.notebook`` is imported: integrations.)"""
     module = sys.modules.get("tqdm.notebook")
     if module is None:
         return False

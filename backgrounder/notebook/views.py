@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import Task, Tasks
-from .render import group_html, group_text
+from .render import group_html, group_text, row_text
 from .snapshot import GroupSnapshot
 from .sources import GroupSource, LooseSource
 
@@ -51,7 +51,10 @@ def cell_context() -> contextvars.Context | None:
 
 
 class TextView:
-    """Text (and static HTML) of a group, a task or a loose list, for terminals and logs."""
+    """Text (and static HTML) of a group, a task or a loose list, for terminals and logs.
+
+    A single task's text is its row alone: a header above it would name it twice.
+    """
 
     def __init__(self, work: Task | Tasks | LooseSource) -> None:
         self.work = work
@@ -65,7 +68,13 @@ class TextView:
         return LooseSource(work.name, work.tasks).snapshot()
 
     def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
-        return static_bundle(self.snapshot())
+        snap = self.snapshot()
+        return {"text/plain": self._text(snap), "text/html": group_html(snap)}
 
     def __repr__(self) -> str:
-        return group_text(self.snapshot())
+        return self._text(self.snapshot())
+
+    def _text(self, snap: GroupSnapshot) -> str:
+        if isinstance(self.work, Task) and snap.rows:
+            return row_text(snap.rows[0])
+        return group_text(snap)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import pytest
 
+import backgrounder
 from backgrounder import EventKind, Task, TaskEvent, Tasks, cancelled, current_task, progress
 
 pytestmark = pytest.mark.anyio
@@ -68,3 +70,46 @@ async def test_cancelled_is_seen_by_a_sync_task() -> None:
     assert await anyio.to_thread.run_sync(stopped.wait, 10)
     assert task.state == "cancelled"  # the late return does not make it done
     assert task.result is None
+
+
+# -- threads a task starts (with output capture on, they print as the task) --------------------
+
+
+async def test_a_thread_a_task_starts_reports_as_the_task() -> None:
+    seen: list[object] = []
+
+    def in_thread(step: int) -> None:
+        seen.append(current_task())
+        progress(step, 2)
+        seen.append(cancelled())
+
+    def work() -> None:
+        thread = threading.Thread(target=in_thread, args=(1,))
+        thread.start()
+        thread.join()
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(in_thread, 2).result()
+
+    task = Task(work)
+    events: list[TaskEvent] = []
+    group = Tasks([task], as_group=True)
+    group.subscribe(events.append)
+    backgrounder.capture_output()
+    try:
+        await group()
+    finally:
+        backgrounder.release_output()
+    assert seen == [task, False, task, False]
+    assert [e.data for e in events if e.kind is EventKind.PROGRESS] == [(1, 2), (2, 2)]
+
+
+async def test_a_thread_started_outside_any_task_has_no_task() -> None:
+    seen: list[object] = []
+    backgrounder.capture_output()
+    try:
+        thread = threading.Thread(target=lambda: seen.append(current_task()))
+        thread.start()
+        thread.join()
+    finally:
+        backgrounder.release_output()
+    assert seen == [None]

@@ -238,3 +238,28 @@ async def test_a_bar_made_while_the_stream_write_is_wrapped() -> None:
 
     task, seen = await run(loop)
     assert seen[-1] == (5, 5) and "\r" not in task.output
+
+
+@pytest.mark.parametrize("how", ["thread", "pool"])
+async def test_a_bar_in_a_thread_the_task_started_feeds_the_task(
+    how: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def loop() -> None:
+        for _ in tqdm(range(50), desc="in a thread", mininterval=0):
+            pass
+
+    def work() -> None:
+        if how == "thread":
+            thread = threading.Thread(target=loop)
+            thread.start()
+            thread.join()
+        else:
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(loop).result()
+
+    task, seen = await run(work)
+    assert seen[-1] == (50, 50)
+    assert task.output.startswith("in a thread: 100%|")
+    assert "in a thread" not in capsys.readouterr().err  # no frame left the task

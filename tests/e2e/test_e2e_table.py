@@ -347,3 +347,27 @@ def test_a_large_group_shows_a_bounded_window_of_rows(open_notebook):
     shown = table.root.locator(Table.ROW).filter(has_text="item ")
     assert 0 < shown.count() <= 50
     expect(nb.output(1)).to_contain_text(str(sum(range(300))))
+
+
+def test_a_timed_out_background_row_has_no_stale_text_beside_it(open_notebook):
+    """`%background --timeout 2 f` as a cell's last line: the row, and nothing else (it once
+    left `<Handle until('never') pending>` under a row saying the task timed out)."""
+    nb = open_notebook(
+        "timeout.ipynb",
+        [PRELUDE, "%background --timeout 2 until 'never'"],
+    )
+    nb.run_and_wait(0)
+    nb.run_and_wait(1)
+    output = nb.output(1)
+    table = Table(output)
+    expect(table.row("until")).to_have_count(1)
+    nb.screenshot("background-timeout-running", output)
+    expect(output.locator(".jp-OutputArea-child")).to_have_count(1)  # the table alone
+    expect(output).not_to_contain_text("Handle")
+    table.expect_state("until", "failed")
+    table.expect_row("until", "TimeoutError")
+    table.expect_static()
+    nb.screenshot("background-timeout-ended", output)
+    expect(output.locator(".jp-OutputArea-child")).to_have_count(1)
+    expect(output).not_to_contain_text("Handle")
+    expect(output).not_to_contain_text("pending")

@@ -18,8 +18,6 @@ logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")  # b
 import threading, time, rich
 go = threading.Event()
 from rich.progress import track
-from backgrounder.notebook import rich_live
-rich_live.install()  # (until %load_ext does it: see integrations)
 log = logging.getLogger("demo")
 
 def logs():

@@ -72,6 +72,18 @@ def test_split_words(line: str, words: list[str]) -> None:
     assert split_words(line) == words
 
 
+def test_o_is_an_option_anywhere_but_minus_names_stay_arguments() -> None:
+    options, rest = split_options(split_words("f -o x -y --out=z -1"))
+    assert options == ["-o", "x", "--out", "z"]
+    assert rest == ["f", "-y", "-1"]
+
+
+@pytest.mark.parametrize("line", ["f 1 -o", "--name"])
+def test_an_option_without_its_value_is_one_line(line: str) -> None:
+    with pytest.raises(UsageError, match="needs a value"):
+        split_options(split_words(line))
+
+
 def test_split_options_before_or_after_the_call() -> None:
     words = split_words("--name 'a b' --timeout=5 f -1 x=-2 --thread-loop --group g")
     options, rest = split_options(words)

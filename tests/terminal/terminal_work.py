@@ -41,3 +41,16 @@ def bar(n: int = 50, every: float = 0.02) -> int:
     for _ in tqdm(range(n), desc="bar"):
         time.sleep(every)
     return n
+
+
+def boom() -> None:
+    raise ValueError("boom")
+
+
+def rich_bar(n: int = 20) -> int:
+    """tqdm's Rich front-end: a Rich live display."""
+    from tqdm.rich import tqdm
+
+    for _ in tqdm(range(n), desc="rich bar"):
+        pass
+    return n

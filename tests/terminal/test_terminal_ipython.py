@@ -50,6 +50,16 @@ def test_a_tqdm_bar_in_a_task_feeds_it_and_draws_nothing(fixed: Terminal) -> Non
     assert "40/40" not in fixed.screen().replace(fixed.value("h.work.output").strip(), "")
 
 
+def test_a_tqdm_rich_bar_in_a_task_feeds_it_and_draws_nothing(terminal: Terminal) -> None:
+    pytest.importorskip("rich")
+    terminal.run("h = %background rich_bar 30")
+    terminal.run("1+1")
+    wait_done(terminal)
+    assert terminal.value("h.work.progress") == "(30, 30)"
+    assert "30/30" in terminal.value("h.work.output")
+    assert "rich bar 100%" not in terminal.screen().split("h.work.output")[0]
+
+
 def test_load_ext_alone_routes_task_output_between_prompts(terminal: Terminal) -> None:
     terminal.run("h = %background chatty 10 every=0.05")
     terminal.run("1+1")
@@ -102,17 +112,51 @@ def test_without_the_runner_ctrl_c_leaves_the_group_running(terminal: Terminal) 
 # -- %background in a terminal ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="magics._start shows a text row at once (the task has not begun: 'pending') and "
-    "IPython then prints the returned Handle as Out[n]: in a terminal, show nothing in "
-    "_start and let Session._post_run_cell print the row of work not already displayed",
-)
 def test_background_prints_one_true_line(terminal: Terminal) -> None:
-    shown = terminal.run("import time")
+    terminal.run("import time")
     shown = terminal.run("%background time.sleep 1")
     assert shown.count("sleep(1)") == 1, shown
     assert "pending" not in shown, shown
+
+
+def test_an_assigned_background_prints_its_row_once(terminal: Terminal) -> None:
+    terminal.run("import time")
+    shown = terminal.run("h = %background time.sleep 1")
+    assert shown.count("sleep(1)") == 1 and "running" in shown, shown
+    assert "Out[" not in shown and "pending" not in shown, shown
+
+
+def test_a_group_prints_its_table_once(terminal: Terminal) -> None:
+    terminal.run("import time")
+    terminal.run("%background --group naps time.sleep 5")
+    shown = terminal.run("%background --group naps time.sleep 1")
+    assert shown.count("naps:") == 1 and shown.count("sleep(1)") == 1, shown
+    assert "2 tasks, 2 running" in shown, shown
+
+
+def test_o_binds_the_result_before_the_next_cell(terminal: Terminal) -> None:
+    terminal.run("h = %background -o lines chatty 2 every=0")
+    wait_done(terminal)
+    assert terminal.value("lines") == "2"
+    listing = terminal.run("%tasks")
+    assert "-> lines = 2" in listing, listing
+
+
+def test_o_leaves_the_name_alone_when_the_task_fails(terminal: Terminal) -> None:
+    terminal.run("lines = 'before'")
+    shown = terminal.run("h = %background -o lines boom")
+    wait_done(terminal)
+    assert terminal.value("lines") == "before"
+    said = terminal.run("%tasks 1")
+    assert "ValueError: boom (result not bound to lines)" in said, shown + said
+
+
+def test_o_with_a_bad_name_says_so_in_one_line_and_starts_nothing(terminal: Terminal) -> None:
+    said = terminal.run("%background -o 2x chatty 1")
+    assert said.strip() == (
+        "UsageError: %background: -o takes the Python name to bind the result to, got `2x`"
+    ), said
+    assert "no task" in terminal.run("%tasks 1")
 
 
 # -- texts ------------------------------------------------------------------------------------
