@@ -281,7 +281,7 @@ class AsyncioRunner(Runner):
                     return
                 if self._pending:
                     task = self._pending.popleft()
-                    run = self._runs.get(task)
+                    run = self._runs.pop(task, None)
                     if run is None or task.state is not TaskState.PENDING:
                         continue
                     if limit is not None:
