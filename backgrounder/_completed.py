@@ -13,6 +13,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -86,23 +87,20 @@ class _Inbox:
             self._wake = None
 
     async def get(self) -> Task | Tasks:
+        loop, thread = running_loop(), threading.get_ident()
         while True:
-            loop, thread = running_loop(), threading.get_ident()
+            wake: Callable[[], object]
             if loop is not None:
                 woken = loop.create_future()
-                item = self._take(lambda: call_in_loop(loop, _resolver(woken), thread=thread))
-                if item is not None:
-                    return item
-                waiting: Any = woken
+                wake = partial(call_in_loop, loop, partial(_resolve, woken), thread=thread)
             else:  # trio: set the event from its run (without blocking the thread that ends)
                 event = anyio.Event()
-                token = anyio.lowlevel.current_token()
-                item = self._take(lambda: _set_on(token, event, thread))
-                if item is not None:
-                    return item
-                waiting = event.wait()
+                wake = partial(_set_on, anyio.lowlevel.current_token(), event, thread)
+            item = self._take(wake)
+            if item is not None:
+                return item
             try:
-                await waiting
+                await (woken if loop is not None else event.wait())
             except BaseException:
                 self._forget_waker()
                 raise
@@ -123,12 +121,9 @@ class _Inbox:
                 raise
 
 
-def _resolver(future: asyncio.Future[None]) -> Callable[[], None]:
-    def resolve() -> None:
-        if not future.done():
-            future.set_result(None)
-
-    return resolve
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _set_on(token: Any, event: anyio.Event, thread: int) -> None:

@@ -19,11 +19,11 @@ from ._runners import Runner, check_tasks, make_runner
 from ._state import TaskState
 from ._task import _WALL_OFFSET, Task
 from ._validate import (
+    callable_name,
     check_executor,
     check_flag,
     check_name,
     check_positive_int,
-    callable_name,
     check_timeout,
     safe_repr,
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._task import Task
@@ -98,7 +98,7 @@ def inputs_of(iterable: object) -> tuple[Iterator[Any], int | None]:
     return items, length
 
 
-def make_feed(func: Callable[..., Any], iterable: object) -> Feed:
+def make_feed(func: Any, iterable: object) -> Feed:
     """Check ``func`` (once, as a task of one input) and wrap the inputs; nothing is read."""
     if inspect.iscoroutine(func):
         name = getattr(func, "__qualname__", type(func).__name__)

@@ -164,12 +164,16 @@ class Runner:
         if self.feed is not None and self.feed.error is not None and self.fail_fast:
             self.cancel()
 
-    def _take(self, task: Task, slot: bool) -> Run:
-        """Queue a task just pulled from the feed, as ``_prepare`` queued the others."""
+    def _take(self, task: Task, slot: bool) -> Run | None:
+        """Queue a task just pulled from the feed, as ``_prepare`` queued the others;
+        None if the run was cancelled meanwhile (the task is then cancelled too)."""
         run = self._run_for(task)
         run.slot = slot
         task._prepare(self.group, run)
         self.tasks.append(task)  # type: ignore[attr-defined]  # the group's list
+        if self.cancelled:  # cancel() may have gone through the tasks before this one joined
+            task.cancel()
+            return None
         return run
 
     def _close_feed(self) -> None:
@@ -281,9 +285,10 @@ class AsyncioRunner(Runner):
                     return
                 if self._pending:
                     task = self._pending.popleft()
-                    run = self._runs.pop(task, None)
-                    if run is None or task.state is not TaskState.PENDING:
+                    held = self._runs.pop(task, None)  # popped: a finished task is not kept
+                    if held is None or task.state is not TaskState.PENDING:
                         continue
+                    run = held
                     if limit is not None:
                         run.slot = True
                         self._active += 1
@@ -297,12 +302,13 @@ class AsyncioRunner(Runner):
                     self._remaining += 1
                     if limit is not None:
                         self._active += 1
-            if pulled is not None:
-                task, run = pulled, self._take(pulled, limit is not None)
-                if self.cancelled:  # cancel() may have gone through the tasks before it joined
-                    task.cancel()
-                    return
-            self._start(task, run)
+            if pulled is None:
+                self._start(task, run)
+                continue
+            taken = self._take(pulled, limit is not None)
+            if taken is None:
+                return
+            self._start(pulled, taken)
         self._feed_done()
         if ended:
             self._call_soon(self._wake)
@@ -477,9 +483,10 @@ class AnyioRunner(Runner):
                         task = tasks[index]
                         index += 1
                     elif self._more:
-                        task = self._next_pulled()
-                        if task is None:
+                        pulled = self._next_pulled()
+                        if pulled is None:
                             break
+                        task = pulled
                     else:
                         break
                     run = task._run
