@@ -281,9 +281,11 @@ class Completed:
         self._over = True
         self._stop_listening()
         if self._owned or self.cancel_on_exit:
-            self.group.cancel()
-            if isinstance(exc, asyncio.CancelledError):
-                self.group._say_interrupted(exc)
+            group = self.group
+            # counted now: the cancelled coroutines end at their next turn, after this line
+            unfinished = sum(not task.state.finished for task in list(group.tasks))
+            if group.cancel() and isinstance(exc, asyncio.CancelledError):
+                group._say_interrupted(exc, unfinished)
 
     def _stop_listening(self) -> None:
         unsubscribe, self._unsubscribe = self._unsubscribe, None

@@ -278,11 +278,13 @@ class Tasks:
         )
         raise failure
 
-    def _say_interrupted(self, exc: BaseException) -> None:
+    def _say_interrupted(self, exc: BaseException, cancelled: int | None = None) -> None:
         """Interrupt (Ctrl-C, the Interrupt button) cancelled the awaiting cell: IPython shows
         one line saying so, not a traceback through asyncio and the runner. The exception
-        stays asyncio's own CancelledError (``asyncio.timeout`` tells its own by its type)."""
-        cancelled = self.counts()[TaskState.CANCELLED]
+        stays asyncio's own CancelledError (``asyncio.timeout`` tells its own by its type).
+        ``cancelled``: how many, when the run has not counted them yet (see as_completed)."""
+        if cancelled is None:
+            cancelled = self.counts()[TaskState.CANCELLED]
         line = f"{self.name} interrupted: {cancelled} task{'' if cancelled == 1 else 's'} cancelled"
         try:
             exc._render_traceback_ = lambda: [line]  # type: ignore[attr-defined]
