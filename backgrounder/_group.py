@@ -150,8 +150,8 @@ class Tasks:
         if limit is not None or not as_group:
             group._feed = feed
             return group
-        while (task := feed.pull(group)) is not None:
-            group.tasks.append(task)
+        while feed.pull(group) is not None:
+            pass
         if feed.error is not None:
             raise feed.error
         return group

@@ -42,7 +42,8 @@ class Feed:
         self._lock = threading.Lock()  # a generator must not be resumed by two threads at once
 
     def pull(self, group: Tasks) -> Task | None:
-        """The next input's task, or None once there is none (or the inputs raised)."""
+        """The next input's task, added to ``group.tasks``; None once there is none (or the
+        inputs raised)."""
         with self._lock:
             items = self._items
             if items is None:
@@ -60,6 +61,7 @@ class Feed:
                 self.made += 1
                 task = Task(self.func, item)
                 apply_group_executor((task,), group.executor)
+                group.tasks.append(task)  # under the lock: the tasks keep the inputs' order
                 return task
             self.done = True
             return None

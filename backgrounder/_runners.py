@@ -165,12 +165,11 @@ class Runner:
             self.cancel()
 
     def _take(self, task: Task, slot: bool) -> Run | None:
-        """Queue a task just pulled from the feed, as ``_prepare`` queued the others;
-        None if the run was cancelled meanwhile (the task is then cancelled too)."""
+        """Queue a task just pulled from the feed (it joined ``tasks``) as ``_prepare`` queued
+        the others; None if the run was cancelled meanwhile (the task is then cancelled too)."""
         run = self._run_for(task)
         run.slot = slot
         task._prepare(self.group, run)
-        self.tasks.append(task)  # type: ignore[attr-defined]  # the group's list
         if self.cancelled:  # cancel() may have gone through the tasks before this one joined
             task.cancel()
             return None
