@@ -11,6 +11,7 @@ from ._events import EventKind, TaskEvent, subscribe
 from ._group import Tasks
 from ._handle import Handle, running_handles, shutdown
 from ._output import capture_output, release_output
+from ._retry import AttemptError
 from ._state import TaskState
 from ._task import Task
 from ._threads import ThreadStats, thread_stats
@@ -18,6 +19,7 @@ from ._version import __version__
 
 __all__ = [
     "__version__",
+    "AttemptError",
     "EventKind",
     "Handle",
     "Task",

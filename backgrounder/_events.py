@@ -36,6 +36,9 @@ class EventKind(str, Enum):
     """The task printed (output capture on); ``data`` is ``(stream_name, text)``."""
     FINISHED = "finished"
     """The run ended: done, failed or cancelled (a group's comes after all its tasks')."""
+    RETRY = "retry"
+    """An attempt failed and the task will be tried again (it stays running meanwhile);
+    ``data`` is the failed attempt's ``AttemptError``."""
     THREAD_ENDED = "thread_ended"
     """A cancelled or timed-out sync task's thread returned at last (``thread_alive`` False)."""
 
@@ -46,7 +49,8 @@ class EventKind(str, Enum):
 class TaskEvent(NamedTuple):
     """One thing that happened to a task, or to a group when ``task`` is a ``Tasks``.
 
-    ``data`` is ``(done, total)`` for PROGRESS, ``(stream_name, text)`` for OUTPUT, else None.
+    ``data`` is ``(done, total)`` for PROGRESS, ``(stream_name, text)`` for OUTPUT, the
+    failed attempt's ``AttemptError`` for RETRY, else None.
     A named tuple: three are made per task run, and a frozen dataclass cost 3.5x as much.
     """
 
@@ -55,7 +59,8 @@ class TaskEvent(NamedTuple):
     task: Task | Tasks
     """To which task, or group."""
     data: Any = None
-    """``(done, total)`` for PROGRESS, ``(stream_name, text)`` for OUTPUT, else None."""
+    """``(done, total)`` for PROGRESS, ``(stream_name, text)`` for OUTPUT, an ``AttemptError``
+    for RETRY, else None."""
 
 
 Listener = Callable[[TaskEvent], None]

@@ -15,6 +15,7 @@ from ._completed import Completed
 from ._errors import BaseExceptionGroup, TaskCancelled
 from ._events import EventKind, Listener, Listeners, TaskEvent, global_listeners
 from ._map import Feed, make_feed
+from ._retry import check_retries, check_retry_delay, check_retry_on
 from ._runners import Runner, check_tasks, make_runner
 from ._state import TaskState
 from ._task import _WALL_OFFSET, Task
@@ -50,6 +51,8 @@ class Tasks:
     ``TaskCancelled`` (the other results stay in ``results``). ``limit`` caps how many run at
     once, ``task_timeout`` bounds each task and ``timeout`` the whole run. ``executor`` runs
     the sync tasks that have none of their own there (see ``backgrounder.executors``).
+    ``retries``, ``retry_on`` and ``retry_delay`` are the members' defaults for the options
+    of the same names (see ``Task.options``).
     ``await tasks()`` returns the results in the order the tasks were added.
     """
 
@@ -66,6 +69,9 @@ class Tasks:
         fail_fast: bool = False,
         name: str | None = None,
         executor: Executor | None = None,
+        retries: int | None = None,
+        retry_on: type[Exception] | tuple[type[Exception], ...] | None = None,
+        retry_delay: float | None = None,
     ) -> None:
         items = list(tasks) if tasks is not None else []
         for item in items:
@@ -86,6 +92,12 @@ class Tasks:
             check_executor(executor, name or "Tasks")
         self.executor = executor
         """Where sync tasks without an executor of their own run (None: the library threads)."""
+        self.retries = None if retries is None else check_retries(retries)
+        """How many times a member without ``retries`` of its own is tried again; None: 0."""
+        self.retry_on = None if retry_on is None else check_retry_on(retry_on)
+        """The exceptions retried for members without their own; None: ``Exception``."""
+        self.retry_delay = None if retry_delay is None else check_retry_delay(retry_delay)
+        """Seconds before a member's first retry, unless it has its own; None: 1 s."""
         self.tasks: list[Task] = items
         """The tasks, in the order they were added (and their results are returned in)."""
         self.as_group = check_flag(as_group, "as_group")

@@ -375,7 +375,12 @@ def _start_trio(work: Task | Tasks) -> Handle:
 
 
 def running_handles() -> list[Handle]:
-    """Background work started with ``start()`` or ``@background`` that has not finished."""
+    """Background work started with ``start()`` or ``@background`` that has not finished.
+
+    Work whose event loop was closed under it (``loop.close()`` with the work pending) can
+    never finish, and asyncio says nothing when a loop closes: it is found here (as by
+    ``result()`` and ``cancel()``), ended cancelled and left out.
+    """
     return [
         handle
         for handle in list(_live)

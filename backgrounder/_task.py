@@ -7,15 +7,28 @@ import os
 import threading
 import time
 import traceback as tb_module
+from collections import deque
 from collections.abc import Awaitable, Callable, Generator
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec
 
+import anyio
+
 from . import _context
 from ._errors import TaskCancelled
 from ._events import EventKind, TaskEvent, global_listeners
 from ._output import OutputBuffer
+from ._retry import (
+    KEEP_ERRORS,
+    AttemptError,
+    RetryPolicy,
+    add_note,
+    attempt_error,
+    check_retries,
+    check_retry_delay,
+    check_retry_on,
+)
 from ._state import TaskState
 from ._validate import (
     callable_name,
@@ -44,6 +57,7 @@ _transition = threading.Lock()
 # monotonic() for durations, plus this offset to show wall-clock times.
 _WALL_OFFSET = time.time() - time.monotonic()
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_NONE: tuple[None, None, None] = (None, None, None)  # no group: no retry defaults
 
 
 def _from_user_code(tb: TracebackType | None) -> TracebackType | None:
@@ -98,6 +112,8 @@ class Task:
 
     __slots__ = (
         "__weakref__",
+        "_attempt",
+        "_attempt_errors",
         "_body_run",
         "_cancel_requested",
         "_exception",
@@ -105,6 +121,8 @@ class Task:
         "_output",
         "_progress",
         "_result",
+        "_retry_at",
+        "_retry_wait",
         "_run",
         "_starting",
         "_state",
@@ -121,6 +139,9 @@ class Task:
         "id",
         "is_async",
         "kwargs",
+        "retries",
+        "retry_delay",
+        "retry_on",
         "timeout",
     )
 
@@ -146,6 +167,14 @@ class Task:
         """Seconds each run may take (set by ``options(timeout=...)``); None: no bound."""
         self.executor: Executor | None = None
         """Where a sync callable runs instead of the library threads (options(executor=...))."""
+        self.retries: int | None = None
+        """How many times a failed run is tried again (options(retries=...)); None: its
+        group's ``retries``, else none."""
+        self.retry_on: tuple[type[BaseException], ...] | None = None
+        """The exception classes that are retried; None: its group's, else ``Exception``."""
+        self.retry_delay: float | None = None
+        """Seconds before the first retry (then doubling); None: its group's, else 1 s."""
+        self._retry_wait: threading.Event | None = None  # a sync body waiting to retry
         self._name: str | None = None
         self._output: OutputBuffer | None = None
         self._starting: Handle | None = None  # set by start() until the run begins
@@ -171,6 +200,9 @@ class Task:
         self._progress: tuple[float, float | None] | None = None
         self._cancel_requested = False
         self._timed_out = False
+        self._attempt = 0
+        self._attempt_errors: deque[AttemptError] | None = None
+        self._retry_at: float | None = None
 
     def options(
         self,
@@ -178,15 +210,23 @@ class Task:
         name: str | None = None,
         timeout: float | None = None,
         executor: Executor | None = None,
+        retries: int | None = None,
+        retry_on: type[Exception] | tuple[type[Exception], ...] | None = None,
+        retry_delay: float | None = None,
     ) -> Task:
         """Set the library's own options and return the task: ``Task(f, 1).options(timeout=5)``.
 
-        ``timeout`` bounds each run in seconds: past it the task fails with ``TimeoutError``.
-        ``executor`` (a ``concurrent.futures.Executor``) runs a sync callable there instead
-        of in the library's threads.
+        ``timeout`` bounds each run in seconds (all its attempts): past it the task fails
+        with ``TimeoutError``. ``executor`` (a ``concurrent.futures.Executor``) runs a sync
+        callable there instead of in the library's threads. ``retries`` tries a failed run
+        again, up to that many times, when what it raised is an instance of ``retry_on``
+        (default ``Exception``), after ``retry_delay`` seconds (default 1), doubling each time.
         """
         name = None if name is None else check_name(name)
         timeout = None if timeout is None else check_timeout(timeout)
+        retries = None if retries is None else check_retries(retries)
+        retry_classes = None if retry_on is None else check_retry_on(retry_on)
+        retry_delay = None if retry_delay is None else check_retry_delay(retry_delay)
         if executor is not None:
             check_executor(executor, self.name)
             if self.is_async:
@@ -201,6 +241,12 @@ class Task:
             self.timeout = timeout
         if executor is not None:
             self.executor = executor
+        if retries is not None:
+            self.retries = retries
+        if retry_classes is not None:
+            self.retry_on = retry_classes
+        if retry_delay is not None:
+            self.retry_delay = retry_delay
         return self
 
     # -- what users read -------------------------------------------------------------------
@@ -269,6 +315,35 @@ class Task:
     def progress(self) -> tuple[float, float | None] | None:
         """The last ``(done, total)`` the task reported through ``backgrounder.progress``."""
         return self._progress
+
+    @property
+    def attempt(self) -> int:
+        """Which attempt the (last) run is on: 1 for the first try, 2 for the first retry;
+        0 before it runs."""
+        return self._attempt
+
+    @property
+    def max_attempts(self) -> int:
+        """How many attempts a run may make: 1 plus the retries it allows (the task's own
+        ``retries``, else its group's)."""
+        policy = self._retry_policy()
+        return 1 if policy is None else 1 + policy.retries
+
+    @property
+    def attempt_errors(self) -> tuple[AttemptError, ...]:
+        """The errors of the (last) run's attempts that were tried again, oldest first
+        (the latest 20 at most); the error that ended the run is ``exception``."""
+        errors = self._attempt_errors
+        if errors is None:
+            return ()
+        with _transition:  # a worker thread may be appending to it
+            return tuple(errors)
+
+    @property
+    def next_attempt_at(self) -> datetime | None:
+        """While the run waits to try again: when the next attempt begins (local time)."""
+        at = self._retry_at
+        return None if at is None else datetime.fromtimestamp(at + _WALL_OFFSET)
 
     @property
     def cancel_requested(self) -> bool:
@@ -412,6 +487,7 @@ class Task:
                 return False
             self._state = TaskState.RUNNING
             self._t_start = time.monotonic()
+            self._attempt = 1
             if body_here:
                 self._thread_alive = True
         self._emit(EventKind.STARTED)
@@ -442,6 +518,10 @@ class Task:
             self._exception = exc
             self._tb = _from_user_code(exc.__traceback__)
         self._state = state
+        if self._retry_at is not None:  # it was waiting to try again: it waits no more
+            self._retry_at = None
+            if self._retry_wait is not None:
+                self._retry_wait.set()
         run, self._run = self._run, None
         return run, self._thread_alive
 
@@ -513,6 +593,73 @@ class Task:
             if run.on_release is not None:
                 run.on_release(self, run)
 
+    # -- retries: each attempt that fails and may be retried goes through here -------------
+
+    def _retry_policy(self) -> RetryPolicy | None:
+        group = self.group
+        return RetryPolicy.resolve(
+            self.retries,
+            self.retry_on,
+            self.retry_delay,
+            (group.retries, group.retry_on, group.retry_delay) if group is not None else _NONE,
+        )
+
+    def _retry_after(self, exc: BaseException) -> float | None:
+        """An attempt failed with ``exc``: the seconds to wait before the next one (the
+        error is recorded and RETRY emitted), or None if ``exc`` ends the run."""
+        policy = self._retry_policy() if isinstance(exc, Exception) else None
+        if policy is None:
+            return None
+        attempt = self._attempt
+        if attempt > policy.retries or not isinstance(exc, policy.retry_on):
+            if attempt > 1 and not self._cancel_requested:
+                add_note(exc, self._last_note(attempt, policy, exc))
+            return None
+        record = attempt_error(attempt, exc, _from_user_code(exc.__traceback__))
+        delay = policy.wait(attempt)
+        with _transition:
+            if self._state is not TaskState.RUNNING or self._cancel_requested:
+                return None  # cancelled, or timed out, while the attempt ran
+            if self._attempt_errors is None:
+                self._attempt_errors = deque(maxlen=KEEP_ERRORS)
+            self._attempt_errors.append(record)
+            self._retry_at = time.monotonic() + delay
+        exc.with_traceback(None)  # kept as text: its frames would hold the attempt's locals
+        self._emit(EventKind.RETRY, record)
+        return delay
+
+    def _last_note(self, attempt: int, policy: RetryPolicy, exc: BaseException) -> str:
+        if attempt > policy.retries:
+            return f"{self.name} failed on each of its {attempt} attempts (see attempt_errors)"
+        kinds = ", ".join(kind.__name__ for kind in policy.retry_on)
+        return (
+            f"{self.name} failed on attempt {attempt} and was not retried: "
+            f"{type(exc).__name__} is not an instance of retry_on ({kinds})"
+        )
+
+    def _next_attempt(self) -> bool:
+        """The wait is over: begin the next attempt; False if the run ended meanwhile."""
+        with _transition:
+            if self._state is not TaskState.RUNNING or self._cancel_requested:
+                return False
+            self._attempt += 1
+            self._retry_at = None
+            self._progress = None  # the new attempt reports its own
+        return True
+
+    def _wait_to_retry(self, delay: float) -> bool:
+        """In the sync body's thread: wait ``delay`` seconds, cut short if the run ends
+        (a cancel or a timeout sets the event), then begin the next attempt."""
+        if delay > 0:
+            with _transition:
+                if self._retry_at is None:  # the run ended already
+                    return False
+                wait = self._retry_wait = threading.Event()
+            wait.wait(delay)
+            with _transition:
+                self._retry_wait = None
+        return self._next_attempt()
+
     def _set_progress(self, done: float, total: float | None) -> None:
         self._progress = (done, total)
         self._emit(EventKind.PROGRESS, self._progress)
@@ -552,18 +699,30 @@ class Task:
         if not self._begin():
             return
         _context.enter(self)
-        try:
-            result = await self.func(*self.args, **self.kwargs)
-        except cancel_exc:
-            self._finish_cancelled()
-            raise
-        except (
-            BaseException
-        ) as exc:  # KeyboardInterrupt/SystemExit in a task must not kill the loop
-            if not self._finish(TaskState.FAILED, exc=exc) and isinstance(exc, GeneratorExit):
-                raise  # a run that already ended being closed (its loop closed): let it close
-        else:
-            self._finish(TaskState.DONE, result)
+        while True:
+            try:
+                result = await self.func(*self.args, **self.kwargs)
+            except cancel_exc:
+                self._finish_cancelled()
+                raise
+            except BaseException as exc:  # KeyboardInterrupt/SystemExit must not kill the loop
+                delay = self._retry_after(exc)
+                if delay is None:
+                    if not self._finish(TaskState.FAILED, exc=exc) and isinstance(
+                        exc, GeneratorExit
+                    ):
+                        raise  # a run that already ended being closed (its loop closed)
+                    return
+            else:
+                self._finish(TaskState.DONE, result)
+                return
+            try:  # the wait is cancelled like the attempts: by a cancel or the timeout
+                await anyio.sleep(delay)
+            except cancel_exc:
+                self._finish_cancelled()
+                raise
+            if not self._next_attempt():
+                return
 
     def _run_sync(self) -> None:
         """Run in a worker thread, inside a copy of the starting context."""
@@ -582,12 +741,17 @@ class Task:
         as before ``thread_alive`` was kept exactly (sync overhead, benchmarks/overhead.py).
         """
         _context.enter(self)
-        exc: BaseException | None = None
-        result: Any = None
-        try:
-            result = no_coroutine(self.name, self.func(*self.args, **self.kwargs))
-        except BaseException as error:
-            exc = error
+        while True:
+            exc: BaseException | None = None
+            result: Any = None
+            try:
+                result = no_coroutine(self.name, self.func(*self.args, **self.kwargs))
+            except BaseException as error:
+                exc = error
+                delay = self._retry_after(error)
+                if delay is not None and self._wait_to_retry(delay):
+                    continue
+            break
         ended: tuple[Run | None, bool] | None = None
         with _transition:
             self._thread_alive = False  # before the end, which wakes whoever waits

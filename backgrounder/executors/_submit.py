@@ -30,6 +30,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .._output import write_as
+from .._retry import add_note
 from .._state import TaskState
 from .._validate import callable_name
 from ._remote import (
@@ -78,14 +79,20 @@ def submit_to_executor(task: Task, run: Run, context: contextvars.Context) -> No
     the future's done callback ends the run with its outcome."""
     if not task._begin():
         return
-    executor = task.executor
-    assert executor is not None
-    kind = _kind(executor)
-    started = task._t_start  # identifies this run: a late callback must not end a later one
-    if kind != _LOCAL:  # a local body says so itself, where it runs
-        task._set_thread_alive(True)
+    assert task.executor is not None
+    # ``started`` identifies this run: a late callback must not end a later one
+    _attempt(task, run, _kind(task.executor), task._t_start, context)
+
+
+def _attempt(
+    task: Task, run: Run, kind: str, started: float | None, context: contextvars.Context
+) -> None:
+    """Submit one attempt of the run. An in-process pool's thread retries in place (see
+    ``Task._call_body``); for the others, a failed attempt is resubmitted from here."""
+    if kind != _LOCAL and not task._set_thread_alive(True):  # a local body says so itself
+        return  # the run ended (cancelled) while the next attempt was due
     try:
-        future = _submit(task, executor, kind, context)
+        future = _submit(task, task.executor, kind, context)
     except BaseException as exc:
         task._set_thread_alive(False)
         task._finish(TaskState.FAILED, exc=exc)
@@ -154,7 +161,8 @@ def _settle(
         return
     if kind == _OTHER:
         if exc is not None:
-            task._finish(TaskState.FAILED, exc=exc)
+            if not _retry(task, started, kind, context, exc):
+                task._finish(TaskState.FAILED, exc=exc)
         else:
             task._finish(TaskState.DONE, value)
         return
@@ -163,7 +171,8 @@ def _settle(
             _replay(task, context, exc.output)
             exc = _rebuild_error(task.name, exc)
         # else the call never ended on the worker (the pool broke, the Dask worker died)
-        task._finish(TaskState.FAILED, exc=exc)
+        if not _retry(task, started, kind, context, exc):
+            task._finish(TaskState.FAILED, exc=exc)
         return
     packed, result, buffers, result_type, output = value
     _replay(task, context, output)
@@ -180,6 +189,35 @@ def _settle(
         task._finish(TaskState.FAILED, exc=failed)
         return
     task._finish(TaskState.DONE, result)
+
+
+def _retry(
+    task: Task,
+    started: float | None,
+    kind: str,
+    context: contextvars.Context,
+    exc: BaseException,
+) -> bool:
+    """Resubmit after the backoff if ``exc`` is retried (False: it ends the run). The wait
+    is a timer thread (a done callback must not block) that a cancel or timeout stops."""
+    delay = task._retry_after(exc)
+    if delay is None:
+        return False
+    timer = threading.Timer(delay, _resubmit, (task, started, kind, context))
+    timer.daemon = True
+    run = task._run
+    if run is not None:
+        run.canceller = timer.cancel
+    timer.start()
+    if task.state.finished:  # cancelled meanwhile (with the previous canceller)
+        timer.cancel()
+    return True
+
+
+def _resubmit(task: Task, started: float | None, kind: str, context: contextvars.Context) -> None:
+    run = task._run
+    if task._t_start is started and run is not None and task._next_attempt():
+        _attempt(task, run, kind, started, context)
 
 
 class RemoteError(Exception):
@@ -235,7 +273,7 @@ def _rebuild_error(task_name: str, failure: RemoteFailure) -> BaseException:
             error = pickle.loads(failure.payload)
             if failure.by_state:
                 error = _from_state(*error)  # type: ignore[misc]
-                _add_note(
+                add_note(
                     error,
                     f"({task_name}: rebuilt from its args and attributes without calling "
                     f"__init__, as it pickles but does not unpickle: {failure.reason})",
@@ -249,14 +287,6 @@ def _rebuild_error(task_name: str, failure: RemoteFailure) -> BaseException:
         error = RemoteError(task_name, failure.type_name, failure.message, failure.traceback, why)
     error.__cause__ = RemoteTraceback(failure.traceback)
     return error
-
-
-def _add_note(error: BaseException, note: str) -> None:
-    notes = getattr(error, "__notes__", None)
-    if not isinstance(notes, list):
-        notes = []
-        error.__notes__ = notes  # type: ignore[attr-defined]  # as add_note() does (3.11+)
-    notes.append(note)
 
 
 def _from_state(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:

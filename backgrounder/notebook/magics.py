@@ -413,7 +413,7 @@ class BackgroundMagics(Magics):
             return
         if journal.warning:
             print(journal.warning)
-        display(PreviousView(journal.previous(), journal.path))
+        display(PreviousView(journal.previous(), journal.path, journal.previous_groups()))
 
 
 class TaskView:
@@ -424,12 +424,14 @@ class TaskView:
         self.task = task
 
     def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
-        from .render import row_detail_html, row_html, row_text
+        from .render import attempts_text, row_detail_html, row_html, row_text
         from .snapshot import snapshot_task
         from .terminal import escape_controls, terminal_text
 
         row = snapshot_task(self.task)
         text = [row_text(row)]
+        if row.attempt_errors:
+            text.append(attempts_text(row))
         if row.traceback:
             text.append(escape_controls(row.traceback, keep_newlines=True).rstrip("\n"))
         if row.output_dropped:

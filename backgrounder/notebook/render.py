@@ -12,6 +12,7 @@ Both renderings carry the same stable hooks (tests, user CSS): ``bg-table`` on t
 from __future__ import annotations
 
 import html
+import math
 
 from .. import TaskState
 from .snapshot import GroupSnapshot, RowSnapshot
@@ -21,6 +22,7 @@ __all__ = [
     "BAR_ORDER",
     "MARKS",
     "ROW_PX",
+    "attempts_text",
     "details_html",
     "format_elapsed",
     "group_html",
@@ -97,6 +99,28 @@ def _fraction(progress: tuple[float, float | None] | None) -> float | None:
     return max(0.0, min(1.0, done / total))
 
 
+def _retry_text(row: RowSnapshot) -> str | None:
+    """Where a retried run is: ``retry 2 of 3`` (``in 4 s`` while it waits for it), or, once
+    it ended, ``attempt 3 of 4``; None for a run on its first attempt."""
+    retries = row.max_attempts - 1
+    if row.retry_in is not None:
+        wait = row.retry_in
+        when = f"{math.ceil(wait)} s" if wait < 60 else format_elapsed(wait, live=True)
+        return f"retry {row.attempt} of {retries} in {when}"
+    if row.attempt <= 1:
+        return None
+    if row.state is _RUNNING:
+        return f"retry {row.attempt - 1} of {retries}"
+    return f"attempt {row.attempt} of {row.max_attempts}"
+
+
+def _last_attempt_error(row: RowSnapshot) -> str | None:
+    """A running row's latest failed attempt's error line (a finished one shows its own)."""
+    if row.state is _RUNNING and row.attempt_errors:
+        return row.attempt_errors[-1][1]
+    return None
+
+
 def _counts_text(snap: GroupSnapshot) -> str:
     parts = [f"{snap.counts[s]} {s.value}" for s in TaskState if snap.counts[s]]
     return ", ".join(parts) or "no tasks"
@@ -120,6 +144,12 @@ def row_text(row: RowSnapshot) -> str:
         row.state.value,
         format_elapsed(row.elapsed, live),
     ]
+    retry = _retry_text(row)
+    if retry is not None:
+        parts.append(retry)
+    last_error = _last_attempt_error(row)
+    if last_error is not None:
+        parts.append(escape_controls(last_error))
     if row.state is _RUNNING and row.progress is not None:
         fraction = _fraction(row.progress)
         bar = _bar(fraction) + " " if fraction is not None else ""
@@ -181,13 +211,28 @@ def _progress_html(progress: tuple[float, float | None] | None) -> str:
     )
 
 
+def _retry_html(row: RowSnapshot) -> str:
+    """``retry 2 of 3 · ValueError: ...`` on a retried row (the error: the latest attempt's)."""
+    retry = _retry_text(row)
+    if retry is None:
+        return ""
+    last_error = _last_attempt_error(row)
+    error = (
+        f' · <span style="color:{COLORS[_FAILED]}">{escape(last_error)}</span>'
+        if last_error is not None
+        else ""
+    )
+    return f'<span class="bg-retry" style="{_MONO};{_GREY}">{escape(retry)}</span>{error} '
+
+
 def _preview_html(row: RowSnapshot) -> str:
     if row.state is _RUNNING:
-        return _progress_html(row.progress)
+        return _retry_html(row) + _progress_html(row.progress)
     if row.result is not None:
-        return f'<span style="{_MONO}">→ {escape(row.result)}</span>'
+        return f'{_retry_html(row)}<span style="{_MONO}">→ {escape(row.result)}</span>'
     if row.error is not None:
-        return f'<span style="{_MONO};color:{COLORS[_FAILED]}">{escape(row.error)}</span>'
+        error = f'<span style="{_MONO};color:{COLORS[_FAILED]}">{escape(row.error)}</span>'
+        return _retry_html(row) + error
     if row.state is _CANCELLED:
         still = ", still running in its thread" if row.thread_alive else ""
         return f'<span style="{_GREY}">cancelled{still}</span>'
@@ -247,10 +292,35 @@ def _pre(content: str) -> str:
     )
 
 
+def _attempts(row: RowSnapshot) -> list[tuple[str, str]]:
+    """Each retried attempt's caption and traceback, oldest first."""
+    return [
+        (f"attempt {attempt} of {row.max_attempts} failed, and was retried", traceback)
+        for attempt, _, traceback in row.attempt_errors
+    ]
+
+
+def attempts_text(row: RowSnapshot) -> str:
+    """The retried attempts' tracebacks as text (what ``%tasks ID`` prints before the last)."""
+    return "\n".join(
+        f"{caption}:\n" + escape_controls(traceback, keep_newlines=True).rstrip("\n")
+        for caption, traceback in _attempts(row)
+    )
+
+
+def _caption(text: str) -> str:
+    return f'<div class="bg-attempt" style="margin:4px 0 0 24px;{_GREY}">{escape(text)}</div>'
+
+
 def row_detail_html(row: RowSnapshot) -> str:
     """The traceback and the captured output (as a terminal shows it: ``\\r`` overwrites,
     ANSI colours as colours), shown when the row is expanded."""
     parts = []
+    for caption, traceback in _attempts(row):
+        parts.append(_caption(caption))
+        parts.append(_pre(html.escape(escape_controls(traceback, keep_newlines=True))))
+    if row.attempt_errors and row.traceback:
+        parts.append(_caption(f"attempt {row.attempt} of {row.max_attempts}"))
     if row.traceback:
         parts.append(_pre(html.escape(escape_controls(row.traceback, keep_newlines=True))))
     if row.output or row.output_dropped:

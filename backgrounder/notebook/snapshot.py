@@ -77,11 +77,15 @@ class RowSnapshot:
     output_dropped: int  # characters not shown before ``output``
     cancel_requested: bool
     thread_alive: bool = False  # a sync run's thread still executes (after cancel or timeout)
+    attempt: int = 0  # which attempt the run is on (1: the first try)
+    max_attempts: int = 1  # 1 plus the retries the run allows
+    retry_in: float | None = None  # seconds until the next attempt, while it waits for it
+    attempt_errors: tuple[tuple[int, str, str], ...] = ()  # (attempt, error line, traceback)
     task: Task | None = field(default=None, compare=False, repr=False)  # for buttons only
 
     @property
     def has_details(self) -> bool:
-        return bool(self.traceback or self.output or self.output_dropped)
+        return bool(self.traceback or self.output or self.output_dropped or self.attempt_errors)
 
     @property
     def cancellable(self) -> bool:
@@ -139,10 +143,16 @@ def snapshot_task(task: Task, now: float | None = None) -> RowSnapshot:
     if len(output) > OUTPUT_TAIL:
         dropped += len(output) - OUTPUT_TAIL
         output = output[-OUTPUT_TAIL:]
+    retry_in = None
     if state is _RUNNING:
-        elapsed = wall_elapsed(task.started_at, None, time.time() if now is None else now)
+        now = time.time() if now is None else now
+        elapsed = wall_elapsed(task.started_at, None, now)
+        next_at = task.next_attempt_at
+        if next_at is not None:
+            retry_in = max(0.0, next_at.timestamp() - now)
     else:
         elapsed = task.elapsed
+    attempt = task.attempt
     return RowSnapshot(
         id=task.id,
         name=task.name,
@@ -156,6 +166,12 @@ def snapshot_task(task: Task, now: float | None = None) -> RowSnapshot:
         output_dropped=dropped,
         cancel_requested=task.cancel_requested,
         thread_alive=task.thread_alive,
+        attempt=attempt,
+        max_attempts=task.max_attempts,
+        retry_in=retry_in,
+        attempt_errors=tuple(
+            (e.attempt, error_line(e.exception) or "", e.traceback) for e in task.attempt_errors
+        ),
         task=task,
     )
 

@@ -35,6 +35,7 @@ TABLE_KINDS = (
     EventKind.PROGRESS,
     EventKind.OUTPUT,
     EventKind.FINISHED,
+    EventKind.RETRY,  # an attempt failed: the row shows the retry and its error
     EventKind.THREAD_ENDED,  # a cancelled row's thread returned: it stops saying it runs
 )
 _PENDING, _RUNNING, _DONE, _FAILED, _CANCELLED = TaskState

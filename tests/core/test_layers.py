@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     # leaves: they import nothing of the package (_loop: the library's loop thread and the
     # exit hooks, which the process pool needs too)
     {"_state", "_errors", "_validate", "_version", "_hops", "_loop"},
-    {"_context", "_events", "_output", "_tqdm"},  # what code inside a task reaches
+    {"_context", "_events", "_output", "_tqdm", "_retry"},  # what code inside a task reaches
     {"_task"},
     {"_threads", "_runners", "executors", "_map"},  # execution (_map: a map's inputs)
     {"_completed"},  # a run's tasks as they end (it starts runs through Tasks.start)

@@ -227,3 +227,17 @@ async def test_running_an_exhausted_map_again_runs_its_tasks_again() -> None:
     tasks = Tasks.map(square, (i for i in range(5)), limit=2)
     assert await tasks() == [0, 1, 4, 9, 16]
     assert await tasks() == [0, 1, 4, 9, 16]
+
+
+async def test_group_retries_reach_the_tasks_made_from_the_inputs() -> None:
+    tried: dict[int, int] = {}
+
+    def flaky(x: int) -> int:
+        tried[x] = tried.get(x, 0) + 1
+        if tried[x] == 1:
+            raise ConnectionError(f"first try of {x}")
+        return x
+
+    tasks = Tasks.map(flaky, iter(range(6)), limit=2, retries=1, retry_delay=0)
+    assert await tasks() == list(range(6))
+    assert tried == dict.fromkeys(range(6), 2)

@@ -168,6 +168,7 @@ def test_a_restart_with_work_running_leaves_static_tables_that_say_so(
             "as_group=True, name='interrupted by a restart')\n"
             "handle = group.start()",
             "h = %background until 'never'",
+            "%load_ext backgrounder\n%tasks --previous",
         ],
     )
     nb.run_and_wait(0)
@@ -183,6 +184,14 @@ def test_a_restart_with_work_running_leaves_static_tables_that_say_so(
         expect(table.root).to_contain_text("The kernel stopped")
         expect(table.root.locator('.bg-row[data-state="running"]')).to_have_count(0)
     nb.screenshot("table-after-restart", Table(nb.output(1)).root)
+    # the new kernel's journal view: the restart ended the work (cancelled, not lost: the
+    # kernel stopped cleanly and its exit hook cancelled what ran before the journal closed)
+    nb.run_and_wait(3)
+    previous = nb.output(3)
+    expect(previous.locator(".bg-group").first).to_be_visible()
+    expect(previous).to_contain_text("interrupted by a restart (1 task) cancelled: 1 cancelled")
+    expect(previous).to_contain_text("waits forever")
+    nb.screenshot("previous-after-restart", previous)
 
 
 def test_reopened_without_its_kernel_no_output_shows_a_widget_error(

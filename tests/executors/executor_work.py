@@ -162,3 +162,15 @@ def from_elsewhere(directory: str, module: str, fail: bool) -> object:
     if fail:
         raise found.Elsewhere("from afar")
     return found.Elsewhere("a result")
+
+
+def flaky(counter: str, failures: int) -> int:
+    """Fail ``failures`` times (each call appends a line to ``counter``), then return the
+    number of calls: how retry tests count attempts across processes."""
+    with open(counter, "a") as file:
+        file.write("call\n")
+    calls = len(Path(counter).read_text().splitlines())
+    if calls <= failures:
+        print(f"attempt {calls} fails")
+        raise OSError(f"attempt {calls}")
+    return calls

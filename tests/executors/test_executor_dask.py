@@ -3,11 +3,9 @@ on threads, the process pool and Dask giving the same outcomes."""
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
 import threading
-from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,6 @@ from capturing import captured
 from executor_work import boom, chatty, double, nap
 
 import backgrounder as bg
-from backgrounder.executors import close_process_pool, process_pool
 
 distributed = pytest.importorskip("distributed")
 
@@ -26,19 +23,6 @@ if sys.version_info < (3, 11):  # pragma: no cover
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    cluster = distributed.LocalCluster(
-        processes=True,
-        n_workers=2,
-        threads_per_worker=1,
-        host="127.0.0.1",
-        dashboard_address=":0",  # another cluster may hold 8787
-    )
-    with cluster, distributed.Client(cluster) as client:
-        yield client
 
 
 async def test_group_results_and_output(client: Any) -> None:
@@ -106,22 +90,6 @@ async def test_timeout(client: Any) -> None:
     with pytest.raises(TimeoutError, match=r"timed out after 0\.2 s"):
         await task()
     assert task.state is bg.TaskState.FAILED
-
-
-@pytest.fixture(scope="module")
-def executors(client: Any) -> Iterator[dict[str, Executor | None]]:
-    threads = ThreadPoolExecutor(2)
-    stdlib = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("forkserver"))
-    yield {
-        "threads": None,
-        "thread pool": threads,
-        "processes": process_pool(2),
-        "stdlib processes": stdlib,
-        "dask": client,
-    }
-    threads.shutdown()
-    stdlib.shutdown()
-    close_process_pool()
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ REMOTE = ["process pool", "stdlib processes", "dask"]
 
 
 @pytest.fixture(scope="module")
-def executors() -> Iterator[dict[str, Any]]:
+def executors(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     stdlib = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("forkserver"))
     found: dict[str, Any] = {
         "threads": None,
@@ -48,22 +48,10 @@ def executors() -> Iterator[dict[str, Any]]:
         "stdlib processes": stdlib,
     }
     try:
-        import distributed
-    except ImportError:  # pragma: no cover - the dask extra is not installed
-        distributed = None
-    if distributed is None:
-        yield found
-    else:
-        cluster = distributed.LocalCluster(
-            processes=True,
-            n_workers=2,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address=":0",  # another cluster may hold 8787
-        )
-        with cluster, distributed.Client(cluster) as client:
-            found["dask"] = client
-            yield found
+        found["dask"] = request.getfixturevalue("client")  # see conftest.py
+    except pytest.skip.Exception:  # pragma: no cover - the dask extra is not installed
+        pass
+    yield found
     stdlib.shutdown()
     close_process_pool()
 

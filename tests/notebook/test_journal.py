@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 from backgrounder import Task, Tasks
 from backgrounder.notebook.journal import (
+    GroupRecord,
     Journal,
     JournalRecord,
     PreviousView,
@@ -174,6 +176,51 @@ def test_tasks_running_when_the_process_died_are_lost_with_their_last_output(
     assert "data-state='lost'" in html and "step 1 of 100" in html
 
 
+def test_a_group_lost_with_its_process_says_how_far_it_got(tmp_path: Path) -> None:
+    path = tmp_path / "nb.sqlite3"
+    code = """
+    import threading
+    two_running = threading.Barrier(3)
+
+    def step(i):
+        if i >= 2:  # the third and fourth hang; the last two never start (limit=2)
+            two_running.wait()
+            time.sleep(3600)
+        return i
+
+    async def main():
+        await Tasks([Task(step, i) for i in range(2)], as_group=True, name="warm-up")()
+        group = Tasks([Task(step, i) for i in range(6)], as_group=True, limit=2, name="sweep")
+        handle = group.start()
+        await asyncio.to_thread(two_running.wait)
+        assert journal.flush(10)  # with the running groups' counts so far
+        os._exit(0)  # a crash: no exit hooks, no clean-up
+
+    asyncio.run(main())
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", _writer_script(path, code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    reader = Journal(path)
+    groups = {group.name: group for group in reader.previous_groups()}
+    assert set(groups) == {"warm-up", "sweep"}
+    assert not groups["warm-up"].lost and groups["warm-up"].state == "done"
+    sweep = groups["sweep"]
+    assert sweep.lost and sweep.total == 6
+    assert sweep.counts == {"pending": 2, "running": 2, "done": 2, "failed": 0, "cancelled": 0}
+    assert sweep.summary().startswith(
+        "sweep (6 tasks) lost: the kernel stopped: 2 not started, 2 running, 2 done (as of "
+    )
+    bundle = PreviousView(reader.previous(), path, reader.previous_groups())._repr_mimebundle_()
+    assert "sweep (6 tasks) lost: the kernel stopped: 2 not started" in bundle["text/plain"]
+    assert "warm-up (2 tasks) done: 2 done" in bundle["text/plain"]
+    assert "class='bg-group' data-state='lost'" in bundle["text/html"]
+
+
 def test_earlier_records_are_escaped_in_every_view() -> None:
     record = JournalRecord(
         kernel="k",
@@ -189,11 +236,24 @@ def test_earlier_records_are_escaped_in_every_view() -> None:
         output="\x1b]0;title\x07<img src=x>",
         output_dropped=0,
     )
-    bundle = PreviousView([record], None)._repr_mimebundle_()
+    group = GroupRecord(
+        kernel="k",
+        id=3,
+        name="<script>g</script>\x1b[2J",
+        state="running",
+        total=1,
+        counts={"pending": 0, "running": 1, "done": 0, "failed": 0, "cancelled": 0},
+        started=0.0,
+        ended=None,
+        written=1.0,
+        lost=True,
+    )
+    bundle = PreviousView([record], None, [group])._repr_mimebundle_()
     html = bundle["text/html"]
     assert "<script>" not in html and "<b>bad" not in html and "<img" not in html
     assert "&lt;script&gt;" in html and "&lt;img src=x&gt;" in html
-    assert "\x1b" not in bundle["text/plain"] and "\\x1b" in bundle["text/plain"]
+    assert "\x1b" not in html and "\x1b" not in bundle["text/plain"]
+    assert "\\x1b" in bundle["text/plain"]
 
 
 def test_two_processes_write_one_journal_at_once(tmp_path: Path) -> None:
@@ -286,3 +346,42 @@ def test_after_a_kernel_restart_previous_shows_what_ran_and_what_was_lost(
     assert "fine()  done" in text and "-> 42" in text
     assert "endless()  lost: the kernel stopped" in text
     assert "epoch 1 of 100" in shown.displays[-1]["text/html"]
+
+
+async def test_a_retried_task_records_its_attempts_and_older_files_are_migrated(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)  # a journal written before retries existed: no attempts
+    old.executescript(
+        "CREATE TABLE tasks (kernel TEXT NOT NULL, id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+        " name TEXT, call TEXT, state TEXT, started REAL, ended REAL, result TEXT, error TEXT,"
+        " traceback TEXT, output TEXT, output_dropped INTEGER, PRIMARY KEY (kernel, id));"
+        f"INSERT INTO tasks VALUES ('gone', 1, 1, 'old()', 'old()', 'done', {time.time()},"
+        f" {time.time()}, '1', NULL, NULL, '', 0);"
+    )
+    old.close()
+    calls: list[int] = []
+
+    def second_time() -> str:
+        calls.append(1)
+        if len(calls) < 2:
+            raise OSError("flaky")
+        return "ok"
+
+    journal = Journal(path)
+    journal.start()
+    try:
+        retried = Task(second_time).options(name="second_time()", retries=2, retry_delay=0)
+        assert await retried() == "ok"
+        await Task(int, 1)()
+        assert journal.flush()
+    finally:
+        journal.stop()
+    records = {row["name"]: row["attempts"] for row in rows(path)}
+    assert records == {"old()": None, "second_time()": 2, "int(1)": 1}
+    previous = Journal(path).previous()  # as the next kernel reads them
+    assert {rec.name: rec.attempts for rec in previous} == records | {"old()": 1}
+    record = JournalRecord("k", 1, "f()", "f()", "done", 0.0, 1.0, "1", None, None, "", 0, False, 3)
+    assert "after 3 attempts" in records_text([record])
+    assert "after 3 attempts" in PreviousView([record], None)._repr_mimebundle_()["text/html"]
