@@ -209,12 +209,15 @@ class Completed:
 
     def close(self) -> None:
         """Stop iterating; the run goes on (its table stays live) unless ``cancel_on_exit``."""
+        self._close(self.group.cancel)
+
+    def _close(self, cancel: Callable[[], object]) -> None:
         if self._over:
             return
         self._over = True
         self._stop_listening()
         if self._began and self.cancel_on_exit:
-            self.group.cancel()
+            cancel()
 
     def __enter__(self) -> Completed:
         return self
@@ -234,9 +237,11 @@ class Completed:
 
     def __del__(self) -> None:
         # `break` out of `for task in tasks.as_completed(cancel_on_exit=True)` drops the
-        # iterator at once (CPython frees it by reference counting): that is the exit
+        # iterator at once (CPython frees it by reference counting): that is the exit.
+        # The cancel is handed to the run's loop: a cyclic collection may run this in any
+        # thread, even one holding the runner's lock, which cancelling takes.
         try:
-            self.close()
+            self._close(self._cancel_soon)
         except Exception:  # at interpreter exit, or a loop already closed
             pass
 
@@ -286,6 +291,11 @@ class Completed:
             unfinished = sum(not task.state.finished for task in list(group.tasks))
             if group.cancel() and isinstance(exc, asyncio.CancelledError):
                 group._say_interrupted(exc, unfinished)
+
+    def _cancel_soon(self) -> None:
+        loop = getattr(self.group._runner, "_loop", None)  # an asyncio run's
+        if loop is None or not call_in_loop(loop, self.group.cancel):
+            self.group.cancel()  # a trio run's (it takes no lock), or no run any more
 
     def _stop_listening(self) -> None:
         unsubscribe, self._unsubscribe = self._unsubscribe, None

@@ -240,11 +240,15 @@ def test_a_sync_task_stops_when_cancel_on_exit_leaves() -> None:
         return "stopped"
 
     tasks = Tasks([Task(pow, 2, 2), Task(slow)], as_group=True, limit=1)
+    ended = threading.Event()
+    tasks.subscribe(lambda event: ended.set() if event.task is tasks else None, "finished")
     for task in tasks.as_completed(cancel_on_exit=True):
         assert task.result == 4
         started.wait(30)
         break
+    assert ended.wait(30)  # cancelled on the run's loop, right after the iterator was dropped
     assert tasks.tasks[1].state is TaskState.CANCELLED
+    assert isinstance(tasks.exception, TaskCancelled)
 
 
 def test_bad_flag_is_refused() -> None:
