@@ -11,13 +11,16 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ParamSpec
 
+from ._completed import Completed
 from ._errors import BaseExceptionGroup, TaskCancelled
 from ._events import EventKind, Listener, Listeners, TaskEvent, global_listeners
+from ._map import Feed, make_feed
 from ._retry import check_retries, check_retry_delay, check_retry_on
 from ._runners import Runner, check_tasks, make_runner
 from ._state import TaskState
 from ._task import _WALL_OFFSET, Task
 from ._validate import (
+    callable_name,
     check_executor,
     check_flag,
     check_name,
@@ -52,6 +55,8 @@ class Tasks:
     of the same names (see ``Task.options``).
     ``await tasks()`` returns the results in the order the tasks were added.
     """
+
+    _feed: Feed | None = None  # the inputs a map has not read yet (see ``map``)
 
     def __init__(
         self,
@@ -117,6 +122,52 @@ class Tasks:
         self._t_end: float | None = None
         self._exception: BaseException | None = None
 
+    @classmethod
+    def map(
+        cls,
+        func: Callable[[Any], Awaitable[Any]] | Callable[[Any], Any],
+        inputs: Iterable[Any],
+        *,
+        as_group: bool = True,
+        limit: int | None = None,
+        timeout: float | None = None,
+        task_timeout: float | None = None,
+        fail_fast: bool = False,
+        name: str | None = None,
+        executor: Executor | None = None,
+        **options: Any,
+    ) -> Tasks:
+        """A group of ``Task(func, item)`` for each item of ``inputs``; ``await`` returns the
+        results in input order.
+
+        With a ``limit`` (or ``as_group=False``: one after another) the inputs are read only
+        as room frees up, so a long generator starts at once and at most about ``limit``
+        tasks wait ahead of those that ended; until the inputs run out, ``len()`` counts the
+        tasks made so far and ``total`` is None (unless ``inputs`` has a length). Without a
+        limit every task starts at once: they are all made here. If reading the inputs
+        raises, the run raises that error with its own once the started tasks end.
+        ``options``: any other option of ``Tasks()``.
+        """
+        feed = make_feed(func, inputs)
+        group = cls(
+            as_group=as_group,
+            limit=limit,
+            timeout=timeout,
+            task_timeout=task_timeout,
+            fail_fast=fail_fast,
+            name=name or f"map({callable_name(func)})",
+            executor=executor,
+            **options,
+        )
+        if limit is not None or not as_group:
+            group._feed = feed
+            return group
+        while feed.pull(group) is not None:
+            pass
+        if feed.error is not None:
+            raise feed.error
+        return group
+
     def add_task(
         self,
         func: Callable[P, Awaitable[Any]] | Callable[P, Any],
@@ -181,6 +232,15 @@ class Tasks:
             return None
         return (self._t_end if self._t_end is not None else time.monotonic()) - self._t_start
 
+    @property
+    def total(self) -> int | None:
+        """How many tasks a run has in all: ``len()``, but for a map still reading its
+        inputs, their length if they have one, else None (not known yet)."""
+        feed = self._feed
+        if feed is None or feed.done:
+            return len(self.tasks)
+        return feed.length
+
     def counts(self) -> dict[TaskState, int]:
         """How many tasks are in each state, every state listed."""
         counted = Counter(task._state for task in self.tasks)
@@ -230,17 +290,30 @@ class Tasks:
         )
         raise failure
 
-    def _say_interrupted(self, exc: BaseException) -> None:
+    def _say_interrupted(self, exc: BaseException, cancelled: int | None = None) -> None:
         """Interrupt (Ctrl-C, the Interrupt button) cancelled the awaiting cell: IPython shows
         one line saying so, not a traceback through asyncio and the runner. The exception
-        stays asyncio's own CancelledError (``asyncio.timeout`` tells its own by its type)."""
-        cancelled = self.counts()[TaskState.CANCELLED]
+        stays asyncio's own CancelledError (``asyncio.timeout`` tells its own by its type).
+        ``cancelled``: how many, when the run has not counted them yet (see as_completed)."""
+        if cancelled is None:
+            cancelled = self.counts()[TaskState.CANCELLED]
         line = f"{self.name} interrupted: {cancelled} task{'' if cancelled == 1 else 's'} cancelled"
         try:
             exc._render_traceback_ = lambda: [line]  # type: ignore[attr-defined]
             exc.__context__ = None  # IPython shows a whole traceback when a context is set
         except Exception:  # an exception type that takes no attributes: the usual traceback
             pass
+
+    def as_completed(self, *, cancel_on_exit: bool = False) -> Completed:
+        """Each task of a run as it ends (done, failed or cancelled), in the order they end.
+
+        ``async for task in tasks.as_completed():`` in async code, ``for`` in a thread with no
+        running event loop (the run then goes on the library's loop thread). It starts the
+        run, or joins the one under way; after the last task it raises what ``await tasks()``
+        would. Leaving the loop early leaves the run going unless ``cancel_on_exit``; the
+        iterating code being cancelled (Interrupt) cancels a run it started.
+        """
+        return Completed(self, cancel_on_exit)
 
     def start(self, *, thread_loop: bool = False) -> Handle:
         """Start the run in the background and return its handle at once (see ``Task.start``)."""
@@ -321,9 +394,16 @@ class Tasks:
 
     def _failure(self, runner: Runner) -> BaseException | None:
         counts = self.counts()
-        finished, total = counts[TaskState.DONE], len(self.tasks)
+        feed = self._feed
+        # a map that stopped before reading all its inputs: its total is not known
+        total = f"{len(self.tasks)}{'+' if feed is not None and feed.unread else ''}"
+        finished = counts[TaskState.DONE]
         failed = [task for task in self.tasks if task._state is TaskState.FAILED]
         errors = [task._exception for task in failed if task._exception is not None]
+        if feed is not None and feed.error is not None:  # a map's inputs raised
+            if not failed and not runner.timed_out:
+                return feed.error
+            errors.append(feed.error)
         if runner.timed_out:
             timeout = TimeoutError(
                 f"{self.name} timed out after {self.timeout} s, "
@@ -349,7 +429,9 @@ class Tasks:
                 return first.with_traceback(failed[0]._tb)
             # an ExceptionGroup, unless a task raised a BaseException such as SystemExit
             group: BaseException = BaseExceptionGroup(
-                f"{len(errors)} of {total} tasks failed in {self.name}", errors
+                f"{len(failed)} of {total} tasks failed in {self.name}"
+                + (", and reading its inputs raised" if len(errors) > len(failed) else ""),
+                errors,
             )
             return group
         if runner.cancelled or counts[TaskState.CANCELLED]:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -76,6 +77,15 @@ class Runner:
         self.timeout = timeout
         self.fail_fast = fail_fast
         self.stop_on_cancel = stop_on_cancel
+        # a map's inputs not read yet: the run pulls a task from them whenever room frees
+        # (its tasks join ``group.tasks``, the list ``tasks`` is then)
+        self.feed = group._feed if group is not None else None
+        self._more = self.feed is not None  # the feed may still make tasks
+        self._callbacks: tuple[
+            Callable[[Task, Run, bool], None],
+            Callable[[Task, Run], None],
+            Callable[[Task, Run], None] | None,
+        ]
         self._checked = False
         self.cancelled = False
         self.timed_out = False
@@ -98,7 +108,7 @@ class Runner:
         raise NotImplementedError
 
     def cancel(self) -> None:
-        self.cancelled = True  # from here on nothing new starts
+        self.cancelled = True  # from here on nothing new starts (nor is read from the feed)
         for task in self.tasks:  # pending first, so none of them slips into a freed slot
             if task.state is TaskState.PENDING:
                 task.cancel()
@@ -111,7 +121,7 @@ class Runner:
         A loop blocked past the deadline (a blocking cell) acts on it late: sync tasks that
         ended in their threads meanwhile ended in time, and keep their outcome.
         """
-        if all(task.state.finished for task in self.tasks):
+        if not self._more and all(task.state.finished for task in self.tasks):
             return
         self.timed_out = True
         self.cancel()
@@ -128,14 +138,50 @@ class Runner:
     ) -> None:
         if not self._checked:
             self.check()  # all or nothing: check before touching any task
-        default = self.task_timeout
         # an async task holds no thread and, without a limit, no slot: nothing to release
         # (a call saved per task: 10,000 no-op tasks, benchmarks/overhead.py)
         loop_release = on_release if self.limit is not None else None
-        for task in self.tasks:
+        self._callbacks = (on_finish, on_release, loop_release)
+        default = self.task_timeout
+        for task in self.tasks:  # as _run_for does, inline: a call saved per task
             timeout = task.timeout if task.timeout is not None else default
             release = loop_release if task.on_loop else on_release
             task._prepare(self.group, Run(on_finish, timeout, release))
+
+    def _run_for(self, task: Task) -> Run:
+        """The runner's hold on ``task`` for this run (its timeout, who is told of its end)."""
+        on_finish, on_release, loop_release = self._callbacks
+        timeout = task.timeout if task.timeout is not None else self.task_timeout
+        return Run(on_finish, timeout, loop_release if task.on_loop else on_release)
+
+    def _pull(self) -> Task | None:
+        """The feed's next task (the caller lets one thread at a time in); None: no more."""
+        assert self.feed is not None and self.group is not None
+        task = self.feed.pull(self.group)
+        if task is None:
+            self._more = False
+        return task
+
+    def _feed_done(self) -> None:
+        """Nothing more comes from the feed: if its inputs raised, fail_fast stops the run."""
+        if self.feed is not None and self.feed.error is not None and self.fail_fast:
+            self.cancel()
+
+    def _take(self, task: Task, slot: bool) -> Run | None:
+        """Queue a task just pulled from the feed (it joined ``tasks``) as ``_prepare`` queued
+        the others; None if the run was cancelled meanwhile (the task is then cancelled too)."""
+        run = self._run_for(task)
+        run.slot = slot
+        task._prepare(self.group, run)
+        if self.cancelled:  # cancel() may have gone through the tasks before this one joined
+            task.cancel()
+            return None
+        return run
+
+    def _close_feed(self) -> None:
+        if self.feed is not None:
+            self._more = False
+            self.feed.close()
 
     def _note_abandoned(self, task: Task, run: Run, body_running: bool) -> None:
         """A run ended while its body runs on in one of the library's threads: that thread
@@ -207,14 +253,14 @@ class AsyncioRunner(Runner):
         self._runs = {task: task._run for task in self.tasks if task._run is not None}
         self._pending.extend(self.tasks)
         self._remaining = len(self.tasks)
-        if not self._remaining:
+        if not self._remaining and not self._more:
             return
         self._done = self._loop.create_future()
         timer = self._loop.call_later(self.timeout, self._expire) if self.timeout else None
         try:
             self._cancel_early()
             self._fill()
-            if self._remaining:
+            if self._remaining or self._more:
                 await self._done
         except asyncio.CancelledError:
             self.cancel()
@@ -223,6 +269,7 @@ class AsyncioRunner(Runner):
         finally:
             if timer is not None:
                 timer.cancel()
+            self._close_feed()
 
     async def _drain(self) -> None:
         if self._remaining:
@@ -230,24 +277,43 @@ class AsyncioRunner(Runner):
             await asyncio.wait([self._done], timeout=CANCEL_GRACE)
 
     def _fill(self) -> None:
-        """Start pending tasks while the limit allows (from the loop or a worker thread)."""
+        """Start pending tasks while the limit allows (from the loop or a worker thread);
+        once none is pending, pull the next ones from the feed (a map's inputs)."""
         limit = self.limit
         while True:
+            pulled = None
             with self._lock:
-                if (
-                    self.cancelled
-                    or not self._pending
-                    or (limit is not None and self._active >= limit)
-                ):
+                if self.cancelled or (limit is not None and self._active >= limit):
                     return
-                task = self._pending.popleft()
-                run = self._runs.get(task)
-                if run is None or task.state is not TaskState.PENDING:
-                    continue
-                if limit is not None:
-                    run.slot = True
-                    self._active += 1
-            self._start(task, run)
+                if self._pending:
+                    task = self._pending.popleft()
+                    held = self._runs.pop(task, None)  # popped: a finished task is not kept
+                    if held is None or task.state is not TaskState.PENDING:
+                        continue
+                    run = held
+                    if limit is not None:
+                        run.slot = True
+                        self._active += 1
+                elif not self._more:
+                    return
+                else:
+                    pulled = self._pull()  # under the lock: one thread reads the inputs
+                    if pulled is None:
+                        ended = not self._remaining
+                        break
+                    self._remaining += 1
+                    if limit is not None:
+                        self._active += 1
+            if pulled is None:
+                self._start(task, run)
+                continue
+            taken = self._take(pulled, limit is not None)
+            if taken is None:
+                return
+            self._start(pulled, taken)
+        self._feed_done()
+        if ended:
+            self._call_soon(self._wake)
 
     def _start(self, task: Task, run: Run) -> None:
         if task.on_loop:
@@ -266,7 +332,15 @@ class AsyncioRunner(Runner):
     def _start_async(self, task: Task, run: Run) -> None:
         if task.state is not TaskState.PENDING:
             return
-        aio_task = self._loop.create_task(task._run_async(asyncio.CancelledError))
+        # In the run's context, not the caller's: a slot freed by an ending task starts the
+        # next one from inside that task's context, which would leak its ContextVars (and
+        # its chain of enclosing tasks, one more per task: 114 us/task at 100,000 in a map
+        # with limit=8, 41 at 20,000) into the next.
+        coro = task._run_async(asyncio.CancelledError)
+        if sys.version_info >= (3, 11):
+            aio_task = self._loop.create_task(coro, context=self._context.copy())
+        else:  # pragma: no cover - Python 3.10
+            aio_task = self._context.copy().run(self._loop.create_task, coro)
         # While it runs, ``run.canceller`` holds the asyncio task strongly (asyncio only
         # holds it weakly). Only a timer needs a done callback: one per task costs 15% of a
         # group of no-op tasks (3.0x -> 2.6x asyncio.gather, benchmarks/overhead.py).
@@ -326,7 +400,7 @@ class AsyncioRunner(Runner):
             self._note_abandoned(task, run, body_running)
         with self._lock:
             self._remaining -= 1
-            last = self._remaining == 0
+            last = self._remaining == 0 and not self._more
         if self._should_stop(task):
             self.cancel()
         if run.timeout is not None and not task.on_loop:
@@ -347,8 +421,17 @@ class AsyncioRunner(Runner):
                 return
             run.slot = False
             self._active -= 1
-        if self._pending:
+        if self._pending or self._more:
             self._fill()
+
+    def cancel(self) -> None:
+        super().cancel()
+        if self._more:  # no more is read: the run ends when the tasks it made do
+            with self._lock:
+                self._more = False
+                ended = not self._remaining
+            if ended:
+                self._call_soon(self._wake)
 
     def _wake(self) -> None:
         done = self._done
@@ -395,15 +478,27 @@ class AnyioRunner(Runner):
 
     async def _run_all(self) -> None:
         limit = self.limit
+        tasks = self.tasks if self.feed is None else list(self.tasks)  # the feed's join it
+        index = 0
         try:
             async with anyio.create_task_group() as tg:
-                for task in self.tasks:
+                while True:
                     if limit is not None:
                         while self._active >= limit and not self.cancelled:
                             self._slot_freed = anyio.Event()
                             await self._slot_freed.wait()
                     if self.cancelled:
                         break  # cancel() ended every task not started yet
+                    if index < len(tasks):
+                        task = tasks[index]
+                        index += 1
+                    elif self._more:
+                        pulled = self._next_pulled()
+                        if pulled is None:
+                            break
+                        task = pulled
+                    else:
+                        break
                     run = task._run
                     if run is None or task.state is not TaskState.PENDING:
                         continue
@@ -412,8 +507,18 @@ class AnyioRunner(Runner):
                         self._active += 1
                     tg.start_soon(self._one, task, run)
         finally:
+            self._close_feed()
             if not all(task.state.finished for task in self.tasks):
                 self.cancel()  # the awaiting coroutine was cancelled: none may stay pending
+
+    def _next_pulled(self) -> Task | None:
+        """The feed's next task, queued; None once it is done (its error may stop the run)."""
+        task = self._pull()
+        if task is None:
+            self._feed_done()
+            return None
+        self._take(task, False)
+        return task
 
     async def _one(self, task: Task, run: Run) -> None:
         try:

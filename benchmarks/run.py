@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE))  # the sibling modules, however this file is start
 import executors  # noqa: E402
 import journal  # noqa: E402
 import kernel  # noqa: E402
+import mapping  # noqa: E402
 import overhead  # noqa: E402
 import report  # noqa: E402
 import scaling  # noqa: E402
@@ -38,6 +39,7 @@ BENCHMARKS: dict[str, Callable[[Config], list[Row]]] = {
     "kernel": kernel.run,
     "executors": executors.run,
     "journal": journal.run,
+    "mapping": mapping.run,
 }
 
 

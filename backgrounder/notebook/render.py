@@ -170,7 +170,8 @@ def row_text(row: RowSnapshot) -> str:
 def group_text(snap: GroupSnapshot) -> str:
     """The header line, one line per shown row, and how many rows were left out."""
     live = snap.state is _RUNNING
-    head = f"{escape_controls(snap.name)}: {_plural(snap.total, 'task')}, {_counts_text(snap)}"
+    tasks = f"{snap.total} tasks so far" if snap.more else _plural(snap.total, "task")
+    head = f"{escape_controls(snap.name)}: {tasks}, {_counts_text(snap)}"
     if snap.elapsed is not None:
         head += f" · {format_elapsed(snap.elapsed, live)}"
     if snap.note:
@@ -347,7 +348,7 @@ def _bar_html(snap: GroupSnapshot) -> str:
     """The group's bar: one coloured segment per state (``BAR_ORDER``), pending left grey."""
     total = snap.total
     segments = ""
-    if total:
+    if total and not snap.more:  # a total not known yet: no fraction to show
         for state in BAR_ORDER:
             count = snap.counts[state]
             if count:
@@ -374,8 +375,10 @@ def header_html(snap: GroupSnapshot, live: bool | None = None) -> str:
     )
     elapsed = format_elapsed(snap.elapsed, live) if snap.elapsed is not None else ""
     name = escape(snap.name)
+    total = f"{snap.total}+" if snap.more else str(snap.total)  # more to come, how many unknown
+    of = "?" if snap.more else total
     hidden = (
-        f'<div style="{_GREY}">showing {len(snap.rows)} of {snap.total} tasks '
+        f'<div style="{_GREY}">showing {len(snap.rows)} of {total} tasks '
         "(running and failed first, then the most recent)</div>"
         if snap.hidden
         else ""
@@ -398,7 +401,7 @@ def header_html(snap: GroupSnapshot, live: bool | None = None) -> str:
         f'<b style="overflow:hidden;text-overflow:ellipsis;white-space:nowrap" title="{name}">'
         f"{name}</b></span>"
         f"{_bar_html(snap)}"
-        f'<span style="{_MONO};white-space:nowrap">{snap.counts[_DONE]}/{snap.total}</span>'
+        f'<span style="{_MONO};white-space:nowrap">{snap.counts[_DONE]}/{of}</span>'
         f'<span style="display:flex;gap:8px;flex-wrap:wrap">{counts}</span>'
         f'<span style="{_MONO};{_GREY};white-space:nowrap">{escape(elapsed)}</span>'
         f"</div>{note}{error}{hidden}</div>"

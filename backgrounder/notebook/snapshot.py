@@ -106,7 +106,8 @@ class RowSnapshot:
 class GroupSnapshot:
     """A group (or a list of loose tasks) as a view shows it: counts and a window of rows.
 
-    ``note`` says why a table stopped before its work did (the kernel shut down).
+    ``note`` says why a table stopped before its work did (the kernel shut down). ``more``:
+    tasks beyond ``total`` may come, how many is not known yet (a map reading its inputs).
     """
 
     name: str
@@ -117,6 +118,7 @@ class GroupSnapshot:
     rows: tuple[RowSnapshot, ...]
     error: str | None = None
     note: str | None = None
+    more: bool = False
 
     @property
     def hidden(self) -> int:

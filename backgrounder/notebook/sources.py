@@ -118,7 +118,11 @@ class GroupSource:
         group = self.group
         state = group.state  # before the tasks: a group ends after all of them
         now = time.time() if now is None else now
+        total = group.total  # before the tracker: a map's made tasks only grow
         counts, tasks = self.tracker.read()
+        made = self.tracker.total
+        if total is not None and total > made:  # a map's inputs not read yet are pending
+            counts[_PENDING] += total - made
         rows = tuple(snapshot_task(task, now) for task in tasks)
         elapsed = group.elapsed
         if state is _RUNNING:
@@ -127,10 +131,11 @@ class GroupSource:
             name=group.name,
             state=state,
             elapsed=elapsed,
-            total=self.tracker.total,
+            total=max(made, total or 0),
             counts=counts,
             rows=rows,
             error=error_line(group.exception) if state is _FAILED else None,
+            more=total is None,
         )
 
     def find(self, task_id: int) -> Task | None:

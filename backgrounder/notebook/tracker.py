@@ -103,9 +103,13 @@ class Tracker:
         self._cursor = 0  # no pending task before this position
 
     def _positions(self) -> dict[int, int]:
-        if self._index is None:
-            self._index = {task.id: i for i, task in enumerate(self._tasks)}
-        return self._index
+        index, tasks = self._index, self._tasks
+        if index is None:
+            index = self._index = {task.id: i for i, task in enumerate(tasks)}
+        elif len(index) < len(tasks):  # a map's tasks join its list as its inputs are read
+            for i in range(len(index), len(tasks)):
+                index[tasks[i].id] = i
+        return index
 
     def add(self, task: Task) -> None:
         """Track one more task (a loose list grows)."""

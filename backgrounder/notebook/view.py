@@ -41,6 +41,6 @@ def table_view(snap: GroupSnapshot, expanded: Collection[int] = ()) -> TableView
         details=details_html(tuple(row for row in rows if row.id in expanded)),
         ids=tuple(row.id for row in rows),
         cancellable=tuple(row.cancellable and not ended for row in rows),
-        cancel_all=not ended and snap.finished < snap.total,
+        cancel_all=not ended and (snap.more or snap.finished < snap.total),
         ended=ended,
     )

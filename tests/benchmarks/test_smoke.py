@@ -36,6 +36,7 @@ FIGURES = [
     "process pool group",
     "CPU-bound speed-up",
     "Dask group",
+    "Tasks.map over a generator",
 ]
 
 

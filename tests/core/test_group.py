@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+from contextvars import ContextVar
 
 import anyio
 import pytest
@@ -417,3 +418,22 @@ def test_an_outer_timeout_around_a_group_is_still_a_timeout() -> None:
 
     group = asyncio.run(main())
     assert group.state is TaskState.CANCELLED
+
+
+_seen_by_next: ContextVar[int | None] = ContextVar("seen_by_next", default=None)
+
+
+async def leave_a_mark(i: int) -> int | None:
+    seen = _seen_by_next.get()
+    _seen_by_next.set(i)
+    await anyio.sleep(0)
+    return seen
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+async def test_a_task_started_in_a_freed_slot_does_not_see_the_last_ones_context(
+    limit: int,
+) -> None:
+    """The next task starts when one ends, but in the run's context, not in the ended one's."""
+    tasks = Tasks([Task(leave_a_mark, i) for i in range(6)], as_group=True, limit=limit)
+    assert await tasks() == [None] * 6

@@ -20,7 +20,8 @@ LAYERS: list[set[str]] = [
     {"_state", "_errors", "_validate", "_version", "_hops", "_loop"},
     {"_context", "_events", "_output", "_tqdm", "_retry"},  # what code inside a task reaches
     {"_task"},
-    {"_threads", "_runners", "executors"},  # execution
+    {"_threads", "_runners", "executors", "_map"},  # execution (_map: a map's inputs)
+    {"_completed"},  # a run's tasks as they end (it starts runs through Tasks.start)
     {"_group"},
     {"_handle", "_decorator", "concurrency", "tasks", "decorator"},  # scheduling
     {"__init__"},

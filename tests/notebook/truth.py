@@ -48,7 +48,12 @@ def truth_snapshot(
         if state is TaskState.RUNNING:
             elapsed = wall_elapsed(work.started_at, None, now)
         error = error_line(work.exception) if state is TaskState.FAILED else None
+        total = work.total  # a map reading its inputs: their number if known, else None
+        made = len(tasks)
+        if total is not None and total > made:
+            counts[TaskState.PENDING] += total - made
     else:
+        total = None
         state = group_state(counts)
         starts = [t.started_at.timestamp() for t in tasks if t.started_at is not None]
         ends = [t.ended_at.timestamp() for t in tasks if t.ended_at is not None]
@@ -58,7 +63,9 @@ def truth_snapshot(
             last = max(ends) if ends and not still else now
             elapsed = max(0.0, last - min(starts))
         error = None
-    return GroupSnapshot(name, state, elapsed, len(tasks), counts, rows, error=error)
+    more = isinstance(work, Tasks) and total is None
+    total = max(len(tasks), total or 0)
+    return GroupSnapshot(name, state, elapsed, total, counts, rows, error=error, more=more)
 
 
 def expected_view(
