@@ -197,7 +197,7 @@ async def _measure(cfg: Config) -> list[Row]:
                 unit="B",
                 target="<= 2048 B",
                 ok=None if in_history is None else in_history <= 2048,
-                note="the group dropped; per remembered Task (it remembers the last 1,000 finished)",
+                note="the group dropped; per remembered Task (it keeps the last 1,000 finished)",
             )
         )
     return rows

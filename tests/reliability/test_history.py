@@ -1,5 +1,7 @@
 """Nothing lost: every task started while the extension is loaded can be found in the
-``%tasks`` history, with its state and its result or error, until the user clears it."""
+``%tasks`` history, with its state and its result or error, until the user clears it (of
+the finished ones, the last 1,000 and apart the last 1,000 failures; a line says how many
+older ones it forgot)."""
 
 from __future__ import annotations
 
@@ -111,18 +113,25 @@ def test_every_task_started_any_way_is_in_the_history(
     assert "ValueError: exploded 7" in text
 
 
-def test_a_big_history_keeps_every_task_until_cleared(
+def test_a_big_history_keeps_every_failure_and_says_what_it_forgot(
     shell: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from backgrounder.notebook.history import KEEP_FINISHED
+
     n = 5_000
     group = Tasks([Task(double if i % 100 else explode, i) for i in range(n)], as_group=True)
     with pytest.raises(ExceptionGroup):
         asyncio.run(group())
     history = magics(shell).history
-    assert all(history.get(task.id) is task for task in group)
+    failed = [task for task in group if task.state is TaskState.FAILED]
+    assert len(failed) == 50
+    assert all(history.get(task.id) is task for task in failed)  # failures are kept apart
+    kept_done = [task for task in group if history.get(task.id) is task]
+    assert len(kept_done) == KEEP_FINISHED + len(failed)
+    forgotten = n - len(kept_done)
     text = listing(shell, capsys)
-    assert f"{n} tasks" in text
-    for task in group.tasks[::100]:  # the failures are listed first
+    assert f"{forgotten} older finished tasks are no longer listed" in text
+    for task in failed:  # the failures are listed first
         assert re.search(rf"#{task.id}\b.*exploded {task.args[0]}", text)
 
 
