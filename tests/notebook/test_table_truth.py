@@ -169,6 +169,10 @@ class TableTruth(RuleBasedStateMachine):
             states = [task.state for task in self.tasks]
             running = states.count(TaskState.RUNNING)
             pending = states.count(TaskState.PENDING)
+            if not running and not pending:
+                # every task ended: the group ends next, on its loop; a redraw made before
+                # that would read it running and the truth read after it, ended
+                return False
             return running == min(self.limit, running + pending)
 
         self.watch.until(settled)
