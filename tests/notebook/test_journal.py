@@ -116,6 +116,17 @@ async def test_a_read_only_place_degrades_to_memory_with_one_warning(tmp_path: P
     assert journal.in_memory and journal.previous() == []
 
 
+def run_writer(path: Path, code: str) -> None:
+    """Run ``code`` in a new Python process whose journal writes to ``path``."""
+    done = subprocess.run(
+        [sys.executable, "-c", _writer_script(path, code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def _writer_script(path: Path, code: str) -> str:
     return textwrap.dedent(
         f"""
@@ -156,13 +167,7 @@ def test_tasks_running_when_the_process_died_are_lost_with_their_last_output(
 
     asyncio.run(main())
     """
-    done = subprocess.run(
-        [sys.executable, "-c", _writer_script(path, code)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
+    run_writer(path, code)
     reader = Journal(path)
     records = {record.name: record for record in reader.previous()}
     assert set(records) == {"chatty_done()", "long_job()"}
@@ -198,13 +203,7 @@ def test_a_group_lost_with_its_process_says_how_far_it_got(tmp_path: Path) -> No
 
     asyncio.run(main())
     """
-    done = subprocess.run(
-        [sys.executable, "-c", _writer_script(path, code)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
+    run_writer(path, code)
     reader = Journal(path)
     groups = {group.name: group for group in reader.previous_groups()}
     assert set(groups) == {"warm-up", "sweep"}
