@@ -169,6 +169,7 @@ class Completed:
         return self
 
     async def __anext__(self) -> Task:
+        __tracebackhide__ = True  # IPython and pytest: the traceback starts in the user's code
         if self._over:
             raise StopAsyncIteration
         if not self._began:
@@ -190,6 +191,7 @@ class Completed:
         return self
 
     def __next__(self) -> Task:
+        __tracebackhide__ = True
         if self._over:
             raise StopIteration
         if not self._began:
@@ -276,6 +278,7 @@ class Completed:
 
     def _end(self) -> None:
         """The group's run ended: raise what ``await tasks()`` would have, or stop."""
+        __tracebackhide__ = True
         self._over = True
         self._stop_listening()
         exc = self.group.exception

@@ -260,6 +260,7 @@ class Tasks:
 
     async def __call__(self) -> list[Any]:
         """Run the tasks and return their results in order; see the class for failures."""
+        __tracebackhide__ = True  # IPython and pytest: the traceback starts in the user's code
         self._check_idle("run")
         runner = make_runner(
             self.tasks,

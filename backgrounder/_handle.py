@@ -130,6 +130,7 @@ class Handle:
         on). Called from sync code on the very asyncio loop that runs the work (a notebook
         cell), it re-enters that loop with nest-asyncio2 rather than deadlock.
         """
+        __tracebackhide__ = True  # IPython and pytest: the traceback starts in the user's code
         self._wait(timeout)
         return self._outcome()
 
@@ -154,6 +155,7 @@ class Handle:
         if cancelled:
             self._settle(None, TaskCancelled(f"{self.work.name} was cancelled"))
             return
+        __tracebackhide__ = True  # its frame stays in the traceback of the work's exception
         try:
             result = await self.work()
         except BaseException as exc:
@@ -184,6 +186,7 @@ class Handle:
     # -- internals -----------------------------------------------------------------------------
 
     def _outcome(self) -> Any:
+        __tracebackhide__ = True
         if self._exc is not None:
             raise self._exc
         return self._result
@@ -280,6 +283,7 @@ class Handle:
         self._turn(self.loop, timeout)
 
     async def _wait_async(self) -> Any:
+        __tracebackhide__ = True
         if self._done.is_set():
             return self._outcome()
         running = running_loop()

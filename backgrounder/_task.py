@@ -377,6 +377,7 @@ class Task:
 
         Raises ``TaskCancelled`` if ``cancel()`` stopped it, ``TimeoutError`` past its timeout.
         """
+        __tracebackhide__ = True  # IPython and pytest: the traceback starts in the user's code
         from ._runners import make_runner  # a late import: the runners build on Task
 
         await make_runner([self]).run()
@@ -684,6 +685,7 @@ class Task:
 
     def _outcome(self) -> Any:
         """The result of a finished run, or raise what ended it."""
+        __tracebackhide__ = True
         if self._state is TaskState.DONE:
             return self._result
         if self._state is TaskState.FAILED:

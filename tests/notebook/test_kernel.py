@@ -246,3 +246,25 @@ def test_shutdown_runs_finally_blocks_and_exits_promptly(tmp_path: Path) -> None
     seconds = kernel.shutdown()
     assert marker.read_text() == "ran"
     assert seconds < 8, seconds
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "await Task(parse_number, 'x')()",
+        "await Task(parse_number, 'x')",
+        "await Task(parse_number, 'x').start()",
+        "Task(parse_number, 'x').start().result(10)",
+        "await Tasks([Task(parse_number, 'x')])()",
+        "async for _ in Tasks([Task(parse_number, 'x')]).as_completed():\n    pass",
+    ],
+)
+def test_a_failure_s_traceback_shows_the_user_s_code_only(kernel: Kernel, code: str) -> None:
+    kernel.execute("def parse_number(text):\n    return int(text)")
+    execution = kernel.execute(code)
+    (error,) = execution.of_type("error")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error["content"]["traceback"]))
+    assert "return int(text)" in text and "ValueError: invalid literal" in text
+    # the library's frames (Task.__call__, Handle._outcome, ...) are hidden, as IPython
+    # hides frames that set __tracebackhide__
+    assert "backgrounder" not in text, text
