@@ -77,6 +77,7 @@ CREATE TABLE IF NOT EXISTS groups (
     kernel TEXT NOT NULL, id INTEGER NOT NULL, seq INTEGER NOT NULL,
     name TEXT, state TEXT, total INTEGER, pending INTEGER, running INTEGER, done INTEGER,
     failed INTEGER, cancelled INTEGER, started REAL, ended REAL, written REAL,
+    known INTEGER,
     PRIMARY KEY (kernel, id)
 );
 """
@@ -93,9 +94,9 @@ ON CONFLICT (kernel, id) DO UPDATE SET
 """
 _UPSERT_GROUP = """
 INSERT OR REPLACE INTO groups (kernel, id, seq, name, state, total, pending, running, done,
-                               failed, cancelled, started, ended, written)
+                               failed, cancelled, started, ended, written, known)
 VALUES (:kernel, :id, :seq, :name, :state, :total, :pending, :running, :done, :failed,
-        :cancelled, :started, :ended, :written)
+        :cancelled, :started, :ended, :written, :known)
 """
 
 
@@ -135,6 +136,7 @@ class GroupRecord:
     ended: float | None
     written: float
     lost: bool = False
+    known: bool = True  # False: a map still reading its inputs (``total`` are those read)
 
     def summary(self) -> str:
         """``Tasks #3 (1,000 tasks) lost: the kernel stopped: 412 done, 3 running, ...``."""
@@ -145,6 +147,8 @@ class GroupRecord:
             if n
         )
         size = f"{self.total:,} task{'s' if self.total != 1 else ''}"
+        if not self.known:
+            size += " so far, more inputs unread"
         when = f" (as of {_clock(self.written)})" if self.lost else ""
         return f"{_printable(self.name)} ({size}) {state}: {counts or 'no tasks'}{when}"
 
@@ -429,6 +433,9 @@ class Journal:
         """The record of ``group`` now: its counts per state (one pass over its tasks)."""
         self._seq = max(self._seq + 1, int(time.time() * 1000) * 1000)
         counts = group.counts()
+        made, total = len(group), group.total  # a map: inputs not read yet count as pending
+        if total is not None and total > made:
+            counts[TaskState.PENDING] += total - made
         started = group.started_at
         elapsed = group.elapsed
         ended = (
@@ -442,7 +449,8 @@ class Journal:
             "seq": self._seq,
             "name": group.name,
             "state": group.state.value,
-            "total": len(group),
+            "total": made if total is None else total,
+            "known": total is not None,
             "started": started.timestamp() if started is not None else None,
             "ended": ended,
             "written": time.time(),
@@ -514,14 +522,14 @@ class Journal:
             return []
         kernels, rows = _read(
             self.path,
-            "SELECT kernel, id, name, state, total, started, ended, written, "
+            "SELECT kernel, id, name, state, total, started, ended, written, known, "
             + ", ".join(state.value for state in TaskState)
             + " FROM groups WHERE kernel != ? ORDER BY seq DESC LIMIT ?",
             (self.kernel, limit),
         )
         records = []
         for row in rows:
-            kernel, gid, name, state, total, started, ended, written, *counts = row
+            kernel, gid, name, state, total, started, ended, written, known, *counts = row
             lost = state == "running" and not _alive(*kernels.get(kernel, _NOBODY))
             records.append(
                 GroupRecord(
@@ -535,6 +543,7 @@ class Journal:
                     ended=ended,
                     written=written or 0.0,
                     lost=lost,
+                    known=known is None or bool(known),
                 )
             )
         return records

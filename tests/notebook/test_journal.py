@@ -193,10 +193,23 @@ def test_a_group_lost_with_its_process_says_how_far_it_got(tmp_path: Path) -> No
             time.sleep(3600)
         return i
 
+    def endless():
+        i = 0
+        while True:
+            yield i
+            i += 1
+
     async def main():
         await Tasks([Task(step, i) for i in range(2)], as_group=True, name="warm-up")()
         group = Tasks([Task(step, i) for i in range(6)], as_group=True, limit=2, name="sweep")
         handle = group.start()
+        await asyncio.to_thread(two_running.wait)
+        # a map of a list counts its unread inputs; one of a generator cannot
+        two_running.reset()
+        listed = Tasks.map(step, [0, 1, 2, 3, 4, 5], limit=2, name="listed").start()
+        await asyncio.to_thread(two_running.wait)
+        two_running.reset()
+        endless_map = Tasks.map(step, endless(), limit=2, name="endless").start()
         await asyncio.to_thread(two_running.wait)
         assert journal.flush(10)  # with the running groups' counts so far
         os._exit(0)  # a crash: no exit hooks, no clean-up
@@ -206,7 +219,11 @@ def test_a_group_lost_with_its_process_says_how_far_it_got(tmp_path: Path) -> No
     run_writer(path, code)
     reader = Journal(path)
     groups = {group.name: group for group in reader.previous_groups()}
-    assert set(groups) == {"warm-up", "sweep"}
+    assert set(groups) == {"warm-up", "sweep", "listed", "endless"}
+    listed, endless = groups["listed"].summary(), groups["endless"].summary()
+    assert listed.startswith("listed (6 tasks) lost: the kernel stopped: 2 not started, 2 running")
+    assert endless.startswith("endless (4 tasks so far, more inputs unread) lost: the kernel")
+    assert "stopped: 2 running, 2 done (as of " in endless
     assert not groups["warm-up"].lost and groups["warm-up"].state == "done"
     sweep = groups["sweep"]
     assert sweep.lost and sweep.total == 6
