@@ -73,6 +73,7 @@ class Tasks:
         retry_on: type[Exception] | tuple[type[Exception], ...] | None = None,
         retry_delay: float | None = None,
     ) -> None:
+        __tracebackhide__ = True
         items = list(tasks) if tasks is not None else []
         for item in items:
             if not isinstance(item, Task):
@@ -148,6 +149,7 @@ class Tasks:
         raises, the run raises that error with its own once the started tasks end.
         ``options``: any other option of ``Tasks()``.
         """
+        __tracebackhide__ = True
         feed = make_feed(func, inputs)
         group = cls(
             as_group=as_group,
@@ -175,10 +177,12 @@ class Tasks:
         **kwargs: P.kwargs,
     ) -> Task:
         """Append ``Task(func, *args, **kwargs)`` and return it."""
+        __tracebackhide__ = True
         return self.add(Task(func, *args, **kwargs))
 
     def add(self, task: Task) -> Task:
         """Append an existing task and return it."""
+        __tracebackhide__ = True
         if not isinstance(task, Task):
             raise TypeError(
                 f"add() takes a Task, got {type(task).__name__}; use add_task(func, *args)"

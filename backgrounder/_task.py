@@ -151,6 +151,7 @@ class Task:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> None:
+        __tracebackhide__ = True
         self.is_async = check_task(func, args, kwargs)
         """True for an ``async def`` callable (run on the loop), False for a sync one (a thread)."""
         self.func = func
@@ -222,6 +223,7 @@ class Task:
         again, up to that many times, when what it raised is an instance of ``retry_on``
         (default ``Exception``), after ``retry_delay`` seconds (default 1), doubling each time.
         """
+        __tracebackhide__ = True
         name = None if name is None else check_name(name)
         timeout = None if timeout is None else check_timeout(timeout)
         retries = None if retries is None else check_retries(retries)
@@ -698,6 +700,7 @@ class Task:
     # -- the bodies the runners execute ----------------------------------------------------
 
     async def _run_async(self, cancel_exc: type[BaseException]) -> None:
+        __tracebackhide__ = True  # a traceback goes from the awaiting line to the user's code
         if not self._begin():
             return
         _context.enter(self)
@@ -742,6 +745,7 @@ class Task:
         The body's end and the run's end share one lock: one acquisition per task, as many
         as before ``thread_alive`` was kept exactly (sync overhead, benchmarks/overhead.py).
         """
+        __tracebackhide__ = True
         _context.enter(self)
         while True:
             exc: BaseException | None = None

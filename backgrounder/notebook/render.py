@@ -156,6 +156,8 @@ def row_text(row: RowSnapshot) -> str:
         parts.append(bar + _progress_text(row.progress))
     if row.result is not None:
         parts.append(f"-> {escape_controls(row.result)}")
+    if row.bound_to is not None:
+        parts.append(f"-> {row.bound_to} when done")
     if row.error is not None:
         parts.append(escape_controls(row.error))
     if row.thread_alive and row.state.finished:  # a thread cannot be stopped
@@ -226,6 +228,9 @@ def _retry_html(row: RowSnapshot) -> str:
 
 
 def _preview_html(row: RowSnapshot) -> str:
+    if row.bound_to is not None:  # pending or running: where its result will go
+        bound = f'<span style="{_MONO};{_GREY}">→ {escape(row.bound_to)} when done</span>'
+        return f"{_retry_html(row)}{_progress_html(row.progress)} {bound}"
     if row.state is _RUNNING:
         return _retry_html(row) + _progress_html(row.progress)
     if row.result is not None:

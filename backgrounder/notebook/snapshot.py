@@ -86,6 +86,7 @@ class RowSnapshot:
     max_attempts: int = 1  # 1 plus the retries the run allows
     retry_in: float | None = None  # seconds until the next attempt, while it waits for it
     attempt_errors: tuple[tuple[int, str, str], ...] = ()  # (attempt, error line, traceback)
+    bound_to: str | None = None  # %background -o NAME, until the task ends
     task: Task | None = field(default=None, compare=False, repr=False)  # for buttons only
 
     @property
@@ -166,6 +167,7 @@ def snapshot_task(task: Task, now: float | None = None) -> RowSnapshot:
     elif bound is not None and state.finished:  # failed or cancelled: NAME was left alone
         said = f"result not bound to {bound}"
         error = f"{error} ({said})" if error else f"{said}: {state.value}"
+    bound_to = bound if bound is not None and not state.finished else None
     return RowSnapshot(
         id=task.id,
         name=task.name,
@@ -181,6 +183,7 @@ def snapshot_task(task: Task, now: float | None = None) -> RowSnapshot:
         thread_alive=task.thread_alive,
         attempt=attempt,
         max_attempts=task.max_attempts,
+        bound_to=bound_to,
         retry_in=retry_in,
         attempt_errors=tuple(
             (e.attempt, error_line(e.exception) or "", e.traceback) for e in task.attempt_errors

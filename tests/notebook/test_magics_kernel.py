@@ -77,6 +77,16 @@ def test_o_on_a_cancelled_task_leaves_the_name_alone(kernel: Kernel) -> None:
     assert kernel.value("kept") == "'before'"
 
 
+def test_a_running_row_says_where_the_result_will_go(kernel: Kernel) -> None:
+    kernel.execute("gate.clear()")
+    kernel.execute("h = %background -o later_value gated 9")
+    text = task_in_full(kernel)
+    assert "-> later_value when done" in text, text
+    kernel.execute("gate.set()\nawait h")
+    text = task_in_full(kernel)
+    assert "-> later_value = 9" in text and "when done" not in text, text
+
+
 def test_a_done_row_says_where_the_result_went(kernel: Kernel) -> None:
     kernel.execute("h = %background -o where add 1\nawait h")
     text = task_in_full(kernel)
