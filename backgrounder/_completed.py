@@ -9,19 +9,18 @@ one under way; it holds no reference the group keeps, so dropping it stops liste
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
 
 from ._events import EventKind, TaskEvent
-from ._hops import call_in_loop, call_in_token, running_loop
+from ._hops import call_in_loop, post_to_token, resolve_soon, running_loop, trio_running
 from ._task import Task
 from ._threads import worker_threads
 from ._validate import check_flag
@@ -92,10 +91,11 @@ class _Inbox:
             wake: Callable[[], object]
             if loop is not None:
                 woken = loop.create_future()
-                wake = partial(call_in_loop, loop, partial(_resolve, woken), thread=thread)
+                wake = partial(resolve_soon, loop, woken)
             else:  # trio: set the event from its run (without blocking the thread that ends)
                 event = anyio.Event()
-                wake = partial(_set_on, anyio.lowlevel.current_token(), event, thread)
+                token = anyio.lowlevel.current_token()
+                wake = partial(post_to_token, token, event.set, thread=thread)
             item = self._take(wake)
             if item is not None:
                 return item
@@ -119,30 +119,6 @@ class _Inbox:
             except BaseException:
                 self._forget_waker()
                 raise
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _set_on(token: Any, event: anyio.Event, thread: int) -> None:
-    if threading.get_ident() == thread:
-        event.set()
-        return
-    run_sync_soon = getattr(token.native_token, "run_sync_soon", None)
-    if run_sync_soon is None:
-        call_in_token(token, event.set)
-        return
-    try:
-        run_sync_soon(event.set)
-    except RuntimeError:  # the trio run is over: nobody waits
-        pass
-
-
-def _trio_running() -> bool:
-    trio = sys.modules.get("trio")
-    return trio is not None and bool(trio.lowlevel.in_trio_task())
 
 
 class Completed:
@@ -253,7 +229,7 @@ class Completed:
     # -- internals -----------------------------------------------------------------------------
 
     def _check_sync(self) -> None:
-        if running_loop() is not None or _trio_running():
+        if running_loop() is not None or trio_running():
             raise RuntimeError(
                 f"cannot iterate {self.group.name}.as_completed() with `for` here: this thread "
                 f"runs an event loop, which waiting would block; use `async for`"

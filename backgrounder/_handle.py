@@ -23,7 +23,7 @@ import anyio.lowlevel
 
 from ._errors import TaskCancelled
 from ._group import Tasks
-from ._hops import call_in_loop, call_in_token, running_loop
+from ._hops import call_in_loop, call_in_token, resolve_soon, running_loop, trio_running
 from ._loop import at_exit, loop_thread
 from ._state import TaskState
 from ._task import Task
@@ -292,7 +292,7 @@ class Handle:
             await asyncio.wait([self._driver])  # never cancels the work itself
         elif running is not None:
             woken: asyncio.Future[None] = running.create_future()
-            self._on_done(lambda: _set_threadsafe(running, woken))
+            self._on_done(lambda: resolve_soon(running, woken))
             await woken
         else:
             event = anyio.Event()
@@ -305,22 +305,6 @@ class Handle:
         return self._outcome()
 
 
-def _set_threadsafe(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
-    def wake() -> None:
-        if not future.done():
-            future.set_result(None)
-
-    if running_loop() is loop:
-        wake()
-    else:
-        call_in_loop(loop, wake)
-
-
-def _trio_running() -> bool:
-    trio = sys.modules.get("trio")
-    return trio is not None and bool(trio.lowlevel.in_trio_task())
-
-
 def start(work: Task | Tasks, *, thread_loop: bool = False) -> Handle:
     """Schedule ``await work()`` and return its handle without waiting.
 
@@ -329,7 +313,7 @@ def start(work: Task | Tasks, *, thread_loop: bool = False) -> Handle:
     """
     work._check_startable()
     running = None if thread_loop else running_loop()
-    if running is None and not thread_loop and _trio_running():
+    if running is None and not thread_loop and trio_running():
         return _start_trio(work)
     loop = running or loop_thread.loop
     handle = Handle(work, loop)

@@ -8,18 +8,33 @@ clicks arrive on the kernel's main thread; each of them reaches a loop through h
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import anyio.from_thread
 
-__all__ = ["call_in_loop", "call_in_token", "running_loop"]
+__all__ = [
+    "call_in_loop",
+    "call_in_token",
+    "post_to_token",
+    "resolve_soon",
+    "running_loop",
+    "trio_running",
+]
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
     """The asyncio loop running in this thread, or None (no exception, unlike asyncio's)."""
     return asyncio._get_running_loop()
+
+
+def trio_running() -> bool:
+    """True inside a trio run (trio is looked up, never imported)."""
+    trio = sys.modules.get("trio")
+    return trio is not None and bool(trio.lowlevel.in_trio_task())
 
 
 def call_in_loop(
@@ -51,3 +66,31 @@ def call_in_token(token: Any, callback: Callable[[], object], *, thread: int | N
     except Exception:  # the run is over (or the callback raised: it is reported there)
         return False
     return True
+
+
+def post_to_token(token: Any, callback: Callable[[], object], *, thread: int) -> None:
+    """Run ``callback`` in the run of ``token`` without waiting for it (trio's
+    ``run_sync_soon``): the caller may be a thread that run is itself blocked on. Nothing
+    happens if the run is over."""
+    if threading.get_ident() == thread:
+        callback()
+        return
+    run_sync_soon = getattr(token.native_token, "run_sync_soon", None)
+    if run_sync_soon is None:  # anyio has no "soon" of its own
+        call_in_token(token, callback)
+        return
+    with contextlib.suppress(RuntimeError):  # the run is over: nobody is left to tell
+        run_sync_soon(callback)
+
+
+def resolve_soon(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
+    """Set ``future``'s result (None) on ``loop``, from any thread, unless it is done."""
+
+    def resolve() -> None:
+        if not future.done():
+            future.set_result(None)
+
+    if running_loop() is loop:
+        resolve()
+    else:
+        call_in_loop(loop, resolve)

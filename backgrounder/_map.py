@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ._retry import add_note
 from ._task import Task
 from ._validate import check_task, safe_repr
 from .executors._submit import apply_group_executor
@@ -54,9 +55,7 @@ class Feed:
                 self._items = None
             except BaseException as exc:  # the inputs' own error: the run raises it
                 self._items, self.error = None, exc
-                note = getattr(exc, "add_note", None)
-                if note is not None:
-                    note(f"raised while reading input {self.made + 1} of {group.name}")
+                add_note(exc, f"raised while reading input {self.made + 1} of {group.name}")
             else:
                 self.made += 1
                 task = Task(self.func, item)

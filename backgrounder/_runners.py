@@ -12,7 +12,6 @@ of the awaiting coroutine when the last task finishes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
 import sys
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.lowlevel
 
-from ._hops import call_in_loop, call_in_token, running_loop
+from ._hops import call_in_loop, call_in_token, post_to_token, running_loop
 from ._state import TaskState
 from ._task import Run, Task
 from ._threads import worker_threads
@@ -589,16 +588,7 @@ class AnyioRunner(Runner):
     def _post(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the loop without waiting for it: a body may end after the run,
         while the loop's thread blocks on that very thread (``pool.shutdown(wait=True)``)."""
-        if threading.get_ident() == self._thread:
-            callback()
-            return
-        # trio's TrioToken (this runner runs where no asyncio loop does); anyio has no "soon"
-        run_sync_soon = getattr(self._token.native_token, "run_sync_soon", None)
-        if run_sync_soon is None:
-            self._call_soon(callback)
-            return
-        with contextlib.suppress(RuntimeError):  # the run is over: nobody is left to tell
-            run_sync_soon(callback)
+        post_to_token(self._token, callback, thread=self._thread)
 
 
 def make_runner(tasks: Sequence[Task], group: Tasks | None = None, **options: Any) -> Runner:

@@ -31,13 +31,12 @@ from ._retry import (
 )
 from ._state import TaskState
 from ._validate import (
-    callable_name,
+    call_text,
     check_executor,
     check_name,
     check_task,
     check_timeout,
     no_coroutine,
-    safe_repr,
 )
 
 if TYPE_CHECKING:
@@ -257,12 +256,7 @@ class Task:
     def name(self) -> str:
         """The function's name and a short summary of its arguments, unless set by options()."""
         if self._name is None:
-            parts = [safe_repr(a) for a in self.args]
-            parts += [f"{k}={safe_repr(v)}" for k, v in self.kwargs.items()]
-            summary = ", ".join(parts)
-            if len(summary) > 60:
-                summary = summary[:57] + "..."
-            self._name = f"{callable_name(self.func)}({summary})"
+            self._name = call_text(self.func, self.args, self.kwargs, limit=60)
         return self._name
 
     @property

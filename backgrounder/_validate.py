@@ -15,6 +15,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 __all__ = [
+    "call_text",
     "callable_name",
     "check_executor",
     "check_flag",
@@ -66,6 +67,18 @@ def callable_name(func: object) -> str:
         if isinstance(name, str):
             return name
     return type(func).__name__
+
+
+def call_text(
+    func: object, args: tuple[Any, ...], kwargs: dict[str, Any], limit: int | None = None
+) -> str:
+    """``func(1, key='v')``, each value a short repr; the arguments cut to ``limit`` chars."""
+    parts = [safe_repr(a) for a in args]
+    parts += [f"{k}={safe_repr(v)}" for k, v in kwargs.items()]
+    summary = ", ".join(parts)
+    if limit is not None and len(summary) > limit:
+        summary = summary[: limit - 3] + "..."
+    return f"{callable_name(func)}({summary})"
 
 
 def is_async_callable(func: object) -> bool:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import EventKind, Task, TaskEvent, Tasks, TaskState, subscribe
-from .._validate import callable_name, safe_repr
+from .._validate import call_text, safe_repr
 from .render import escape
 from .snapshot import error_line
 
@@ -417,7 +417,7 @@ class Journal:
             "id": task.id,
             "seq": self._seq,
             "name": task.name,
-            "call": _call_text(task),
+            "call": call_text(task.func, task.args, task.kwargs),
             "state": state.value,
             "started": started.timestamp() if started is not None else None,
             "ended": ended.timestamp() if ended is not None else None,
@@ -588,12 +588,6 @@ def _alive(pid: int | None, host: str | None, seen: float | None) -> bool:
             return True
         return True
     return seen is not None and time.time() - seen < 4 * HEARTBEAT_EVERY
-
-
-def _call_text(task: Task) -> str:
-    parts = [safe_repr(a) for a in task.args]
-    parts += [f"{k}={safe_repr(v)}" for k, v in task.kwargs.items()]
-    return f"{callable_name(task.func)}({', '.join(parts)})"
 
 
 def records_text(records: Iterable[JournalRecord]) -> str:

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import anyio
 import pytest
+from capturing import captured
 
 from backgrounder import EventKind, Task, TaskEvent, Tasks, capture_output, release_output
 from backgrounder._output import OutputBuffer
-
-
-@contextmanager
-def routed() -> Iterator[None]:
-    # installed inside the test: pytest's capsys swaps sys.stdout between setup and call
-    capture_output()
-    try:
-        yield
-    finally:
-        release_output()
 
 
 @pytest.mark.anyio
@@ -37,7 +26,7 @@ async def test_each_task_gets_its_own_text(capsys: pytest.CaptureFixture[str]) -
     events: list[TaskEvent] = []
     tasks = Tasks([Task(sync_talk, "s"), Task(async_talk, "a")], as_group=True)
     tasks.subscribe(events.append)
-    with routed():
+    with captured():
         print("outside")
         await tasks()
     s, a = tasks.tasks
@@ -57,7 +46,7 @@ async def test_a_printing_listener_does_not_loop(capsys: pytest.CaptureFixture[s
 
     tasks = Tasks([Task(print, "x")])
     tasks.subscribe(on_output)
-    with routed():
+    with captured():
         await tasks()
     assert tasks.tasks[0].output == "x\n"
     assert "listener saw x\n" in capsys.readouterr().out

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from capturing import captured
 
-import backgrounder
 from backgrounder import EventKind, Task, TaskEvent, Tasks
 from backgrounder._tqdm import bar_status
 
@@ -21,15 +19,6 @@ from tqdm.asyncio import tqdm as tqdm_asyncio  # noqa: E402
 from tqdm.auto import tqdm as tqdm_auto  # noqa: E402
 
 pytestmark = pytest.mark.anyio
-
-
-@contextmanager
-def routed() -> Iterator[None]:
-    backgrounder.capture_output()
-    try:
-        yield
-    finally:
-        backgrounder.release_output()
 
 
 async def run(func: Any, *args: Any) -> tuple[Task, list[tuple[float, float | None]]]:
@@ -42,7 +31,7 @@ async def run(func: Any, *args: Any) -> tuple[Task, list[tuple[float, float | No
 
     tasks = Tasks([Task(func, *args)], as_group=True)
     tasks.subscribe(on_event)
-    with routed():
+    with captured():
         await tasks()
     return tasks.tasks[0], seen
 
@@ -165,7 +154,7 @@ async def test_a_bar_refreshed_from_another_thread_still_belongs_to_its_task(
 
 
 async def test_bars_outside_tasks_are_untouched(capsys: pytest.CaptureFixture[str]) -> None:
-    with routed():
+    with captured():
         for _ in tqdm(range(3), mininterval=0, desc="cell"):
             pass
     err = capsys.readouterr().err
@@ -175,7 +164,7 @@ async def test_bars_outside_tasks_are_untouched(capsys: pytest.CaptureFixture[st
 async def test_a_bar_made_outside_and_updated_by_a_task_stays_outside(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with routed():
+    with captured():
         shared = tqdm(total=4, desc="shared", mininterval=0)
 
         def step() -> None:

@@ -4,12 +4,11 @@ widgets, and unloading puts tqdm back as it was."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from capturing import captured
 
-import backgrounder
 from backgrounder import Task
 from backgrounder.notebook import tqdm_bars
 
@@ -37,16 +36,6 @@ class AutoInAKernel(tqdm_notebook, tqdm_asyncio):  # type: ignore[misc]
 pytestmark = pytest.mark.anyio
 
 
-@contextmanager
-def routed() -> Iterator[None]:
-    # inside the test: pytest swaps sys.stderr between a fixture's setup and the test
-    backgrounder.capture_output()
-    try:
-        yield
-    finally:
-        backgrounder.release_output()
-
-
 @pytest.fixture
 def installed() -> Iterator[None]:
     assert tqdm_bars.install()
@@ -72,7 +61,7 @@ async def test_inside_a_task_a_notebook_bar_feeds_the_task(
         return kind
 
     task = Task(loop)
-    with routed():
+    with captured():
         await task()
     assert task.result == "tqdm_asyncio"
     assert task.progress == (3, 3)
@@ -89,7 +78,7 @@ async def test_async_for_still_works(frontend: Frontend, installed: None) -> Non
         return sum([i async for i in AutoInAKernel(numbers(), total=20, mininterval=0)])
 
     task = Task(loop)
-    with routed():
+    with captured():
         await task()
     assert task.result == sum(range(20)) and task.progress == (20, 20)
     assert frontend.opened == 0

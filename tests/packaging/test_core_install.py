@@ -42,6 +42,7 @@ def test_core_tests_pass_without_ipython(core_venv: Path, tmp_path: Path) -> Non
     # the tests are copied out, so that nothing can import the checkout's package
     shutil.copytree(ROOT / "tests" / "core", tmp_path / "tests" / "core")
     shutil.copy(ROOT / "tests" / "conftest.py", tmp_path / "tests")
+    shutil.copy(ROOT / "tests" / "capturing.py", tmp_path / "tests")  # a shared helper
     shutil.copy(ROOT / "pyproject.toml", tmp_path)  # pytest's settings: warnings are errors
     where = run(python, "-c", "import backgrounder; print(backgrounder.__file__)", cwd=tmp_path)
     assert Path(where.strip()).is_relative_to(core_venv), where

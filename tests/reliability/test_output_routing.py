@@ -8,26 +8,15 @@ import asyncio
 import logging
 import sys
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import anyio
 import pytest
+from capturing import captured
 
 import backgrounder as bg
 
 pytestmark = pytest.mark.anyio
-
-
-@contextmanager
-def captured() -> Iterator[None]:
-    # installed inside the test: pytest's capsys swaps sys.stdout between setup and call
-    bg.capture_output()
-    try:
-        yield
-    finally:
-        bg.release_output()
 
 
 def shout(text: str) -> str:
